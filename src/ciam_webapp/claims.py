@@ -1,0 +1,53 @@
+"""Plain-language meanings of the ID token claims Entra External ID issues, for the claims page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+CLAIM_MEANINGS = {
+    "aud": "Audience: the app this token was issued for (our client ID).",
+    "iss": "Issuer: the tenant that issued and signed the token.",
+    "iat": "Issued at: when the token was issued.",
+    "nbf": "Not before: the token is not valid before this time.",
+    "exp": "Expires: the token is not valid after this time.",
+    "auth_time": "When the user last entered their credentials.",
+    "name": "The user's display name.",
+    "preferred_username": "The user's sign-in name (usually the email address).",
+    "email": "The user's email address.",
+    "given_name": "The user's given name.",
+    "family_name": "The user's family name.",
+    "oid": "Object ID: the user's immutable identifier in the tenant (same as Graph's id).",
+    "sub": "Subject: a pairwise identifier of the user, unique to this app.",
+    "tid": "Tenant ID: the directory the user signed in to.",
+    "nonce": "Ties the token to the sign-in request this app started (replay protection).",
+    "sid": "Session ID of the user's sign-in session at the tenant.",
+    "ver": "Token version.",
+    "aio": "Opaque value used by Entra; apps ignore it.",
+    "rh": "Opaque value used by Entra to revalidate tokens; apps ignore it.",
+    "uti": "Token identifier used by Entra; apps ignore it.",
+    "idp": "The identity provider that authenticated the user.",
+    "amr": "How the user authenticated (methods).",
+    "acr": "Authentication context class.",
+    "azp": "Authorized party: the app the token was issued to.",
+    "login_hint": "An opaque hint the app can send back when signing out.",
+}
+
+TIME_CLAIMS = frozenset({"iat", "nbf", "exp", "auth_time"})
+
+
+def describe_claims(claims: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Rows of (claim, display value, meaning), standard claims first in a stable order."""
+    ordered = [name for name in CLAIM_MEANINGS if name in claims]
+    ordered += sorted(name for name in claims if name not in CLAIM_MEANINGS)
+    rows = []
+    for name in ordered:
+        value = claims[name]
+        if name in TIME_CLAIMS and isinstance(value, int | float):
+            shown = f"{datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC ({int(value)})"
+        elif isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            shown = str(value)
+        rows.append((name, shown, CLAIM_MEANINGS.get(name, "")))
+    return rows

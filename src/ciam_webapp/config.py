@@ -1,0 +1,193 @@
+"""The web app's one configuration object, read from the environment and an optional `.env` file.
+
+Variable names follow Microsoft's Node sample (CLIENT_ID, CLIENT_SECRET, TENANT_SUBDOMAIN, AUTHORITY,
+REDIRECT_URI, POST_LOGOUT_REDIRECT_URI) so that an existing app registration's settings carry over.
+Everything is validated once, at start-up: a missing value or one of the sample's `Enter_the_...`
+placeholders stops the app with a message naming the variable and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+PLACEHOLDER_PREFIX = "Enter_the_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_id: str
+    client_secret: str = field(repr=False)
+    tenant_subdomain: str
+    redirect_uri: str
+    post_logout_redirect_uri: str
+    secret_key: str = field(repr=False)
+    mfa_scope: str
+    authority: str = ""
+    tenant_id: str | None = None
+    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+    graph_scopes: tuple[str, ...] = ("User.Read", "User.ReadWrite")
+    ca_bundle: str | None = None
+    http_timeout: float = 10.0
+    step_up_max_age: int = 600
+    session_type: str = "filesystem"
+    session_dir: str = ""
+    redis_url: str | None = None
+    session_lifetime: int = 8 * 3600
+    session_idle_timeout: int = 3600
+    token_cache_keys: tuple[str, ...] = field(default=(), repr=False)
+    instance_dir: str = ""
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.authority:
+            # MSAL derives `{sub}.onmicrosoft.com` as the tenant of a path-less ciamlogin.com authority.
+            object.__setattr__(self, "authority", f"https://{self.tenant_subdomain}.ciamlogin.com/")
+
+    @property
+    def authority_origin(self) -> str:
+        parts = urlsplit(self.authority)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def redirect_path(self) -> str:
+        return urlsplit(self.redirect_uri).path or "/"
+
+    @property
+    def serves_https(self) -> bool:
+        return urlsplit(self.redirect_uri).scheme == "https"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        dotenv_path: str | os.PathLike[str] | None = ".env",
+    ) -> Settings:
+        """Read settings; the process environment wins over the `.env` file."""
+        values: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        reader = _Reader(values)
+        instance_dir = reader.optional("INSTANCE_DIR") or str(Path.cwd() / "instance")
+        settings = cls(
+            client_id=reader.required("CLIENT_ID", "the Application (client) ID of the web app registration"),
+            client_secret=reader.required("CLIENT_SECRET", "a client secret of the web app registration"),
+            tenant_subdomain=reader.required(
+                "TENANT_SUBDOMAIN", "the part before .ciamlogin.com of your external tenant"
+            ),
+            redirect_uri=reader.url("REDIRECT_URI", "e.g. http://localhost:5000/auth/redirect"),
+            post_logout_redirect_uri=reader.url("POST_LOGOUT_REDIRECT_URI", "e.g. http://localhost:5000/"),
+            secret_key=reader.secret_key(),
+            mfa_scope=reader.required(
+                "MFA_SCOPE", "the MFA-guarded scope, api://<mfa-app client id>/User.MFA"
+            ),
+            authority=reader.optional_url("AUTHORITY") or "",
+            tenant_id=reader.optional("TENANT_ID"),
+            graph_endpoint=(reader.optional_url("GRAPH_ENDPOINT") or cls.graph_endpoint).rstrip("/"),
+            graph_scopes=tuple((reader.optional("GRAPH_SCOPES") or "User.Read User.ReadWrite").split()),
+            ca_bundle=reader.existing_file("CA_BUNDLE"),
+            http_timeout=reader.number("HTTP_TIMEOUT", 10.0, minimum=0.1),
+            step_up_max_age=int(reader.number("STEP_UP_MAX_AGE", 600, minimum=0)),
+            session_type=reader.choice("SESSION_TYPE", ("filesystem", "redis"), "filesystem"),
+            session_dir=reader.optional("SESSION_DIR") or str(Path(instance_dir) / "sessions"),
+            redis_url=reader.optional("REDIS_URL"),
+            session_lifetime=int(reader.number("SESSION_LIFETIME", 8 * 3600, minimum=60)),
+            session_idle_timeout=int(reader.number("SESSION_IDLE_TIMEOUT", 3600, minimum=60)),
+            token_cache_keys=tuple(k for k in (reader.optional("TOKEN_CACHE_KEYS") or "").split(",") if k),
+            instance_dir=instance_dir,
+            log_level=(reader.optional("LOG_LEVEL") or "INFO").upper(),
+        )
+        if settings.session_type == "redis" and not settings.redis_url:
+            raise ConfigError("REDIS_URL is required when SESSION_TYPE=redis, e.g. redis://127.0.0.1:6379/0")
+        if not settings.mfa_scope.startswith("api://") or "/" not in settings.mfa_scope[len("api://") :]:
+            raise ConfigError(
+                f"MFA_SCOPE must look like api://<mfa-app client id>/User.MFA, got {settings.mfa_scope!r}"
+            )
+        return settings
+
+
+class _Reader:
+    """Reads one variable at a time and turns every problem into a ConfigError naming it."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def optional(self, name: str) -> str | None:
+        value = (self._values.get(name) or "").strip()
+        if not value:
+            return None
+        if value.startswith(PLACEHOLDER_PREFIX):
+            raise ConfigError(
+                f"{name} still holds the sample's placeholder {value!r}: replace it with your value "
+                f"(in .env or the environment)"
+            )
+        return value
+
+    def required(self, name: str, what: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise ConfigError(f"{name} is not set: set it to {what} (in .env or the environment)")
+        return value
+
+    def url(self, name: str, example: str) -> str:
+        value = self.required(name, f"an absolute URL, {example}")
+        return self._checked_url(name, value)
+
+    def optional_url(self, name: str) -> str | None:
+        value = self.optional(name)
+        return None if value is None else self._checked_url(name, value)
+
+    @staticmethod
+    def _checked_url(name: str, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
+        return value
+
+    def existing_file(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not Path(value).is_file():
+            raise ConfigError(f"{name} points to {value!r}, which is not a file: fix the path or unset it")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float) -> float:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        if number < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
+        return number
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = (self.optional(name) or default).lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def secret_key(self) -> str:
+        value = self.required(
+            "SECRET_KEY",
+            "a long random string, e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_hex(32))'",
+        )
+        if len(value) < 32:
+            raise ConfigError("SECRET_KEY is too short: use at least 32 random characters")
+        return value

@@ -1,0 +1,236 @@
+"""One small facade over MSAL Python for a web app with a signed-in user per browser session.
+
+MSAL keeps one token cache per application object, so a `ConfidentialClientApplication` is built per
+call around the caller's own `SerializableTokenCache`; what is expensive is shared process-wide: the
+HTTP session (connection pool) and MSAL's `http_cache`, so tenant discovery is fetched once per
+process, not per request. Nothing here imports Flask: callers pass the cache and flow in and out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import msal
+import requests
+
+from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
+from .id_token import IdTokenValidator, JwksCache
+from .metadata import MetadataProvider
+
+log = logging.getLogger(__name__)
+
+# Errors from the token endpoint that mean "send the user to the tenant's pages".
+INTERACTION_ERRORS = frozenset(
+    {"invalid_grant", "interaction_required", "login_required", "consent_required"}
+)
+# Declaring CAE capability lets resources (Graph) send claims challenges, which we honour.
+CLIENT_CAPABILITIES = ["cp1"]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The outcome of a validated sign-in."""
+
+    claims: dict[str, Any]
+    id_token: str
+    home_account_id: str
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    scopes: tuple[str, ...]
+    from_cache: bool
+
+
+class EntraClient:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_credential: str | dict[str, str],
+        authority: str,
+        redirect_uri: str,
+        post_logout_redirect_uri: str,
+        http: requests.Session,
+        timeout: float,
+        tenant_id: str | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self._client_credential = client_credential
+        self.authority = authority
+        self.redirect_uri = redirect_uri
+        self.post_logout_redirect_uri = post_logout_redirect_uri
+        self._http = http
+        self._timeout = timeout
+        # MSAL's HTTP cache: discovery answers (and its throttling state) shared by every per-request app.
+        self._http_cache: dict[str, Any] = {}
+        self._http_cache_lock = threading.Lock()
+        self.metadata = MetadataProvider(authority, http)
+        self.id_tokens = IdTokenValidator(
+            metadata=self.metadata,
+            jwks=JwksCache(self.metadata, http),
+            client_id=client_id,
+            tenant_id=tenant_id,
+        )
+
+    # -- building MSAL around one user's cache -------------------------------------------------
+
+    def _msal_app(self, cache: msal.SerializableTokenCache | None) -> msal.ConfidentialClientApplication:
+        try:
+            return msal.ConfidentialClientApplication(
+                self.client_id,
+                client_credential=self._client_credential,
+                authority=self.authority,
+                token_cache=cache,
+                http_client=self._http,
+                http_cache=self._http_cache,
+                timeout=self._timeout,
+                instance_discovery=False,  # CIAM hosts skip it anyway; a local tenant must skip it
+                client_capabilities=CLIENT_CAPABILITIES,
+            )
+        except requests.RequestException as exc:
+            raise TenantUnavailable(f"tenant discovery failed: {type(exc).__name__}") from exc
+        except ValueError as exc:
+            # MSAL raises ValueError for a 4xx or non-JSON discovery answer.
+            raise TenantUnavailable(f"tenant discovery refused: {exc}") from exc
+
+    # -- sign-in ----------------------------------------------------------------------------------
+
+    def start_sign_in(
+        self,
+        scopes: list[str],
+        *,
+        claims_challenge: str | None = None,
+        prompt: str | None = None,
+        login_hint: str | None = None,
+        max_age: int | None = None,
+    ) -> dict[str, Any]:
+        """Return MSAL's auth code flow (keep it server-side); its `auth_uri` is where to send the user."""
+        app = self._msal_app(None)
+        with warnings.catch_warnings():
+            # We use response_mode=query on purpose; the README's security notes explain why.
+            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+            return app.initiate_auth_code_flow(
+                scopes,
+                redirect_uri=self.redirect_uri,
+                claims_challenge=claims_challenge,
+                prompt=prompt,
+                login_hint=login_hint,
+                max_age=max_age,
+            )
+
+    def complete_sign_in(
+        self, flow: dict[str, Any], auth_response: dict[str, str], cache: msal.SerializableTokenCache
+    ) -> SignedIn:
+        """Redeem the code, then validate the ID token. On any failure the cache must be discarded."""
+        if not flow or "state" not in flow:
+            raise SignInError("no sign-in was started in this browser session (login CSRF or expired flow)")
+        if auth_response.get("state") != flow["state"]:
+            raise SignInError("state in the callback does not match the sign-in this session started")
+        if "code" not in auth_response and "error" in auth_response:
+            raise SignInError(
+                f"tenant returned error {auth_response.get('error')!r}",
+                tenant_error=auth_response.get("error"),
+                tenant_description=auth_response.get("error_description"),
+            )
+        app = self._msal_app(cache)
+        try:
+            result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+        except requests.RequestException as exc:
+            raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        except ValueError as exc:  # MSAL: state mismatch or a response with neither code nor error
+            raise SignInError(f"callback refused by MSAL: {exc}") from exc
+        except RuntimeError as exc:  # MSAL: nonce mismatch, max_age without auth_time
+            raise SignInError(f"ID token refused by MSAL: {exc}") from exc
+        if "error" in result:
+            error = _token_endpoint_error(result, during="code redemption")
+            if isinstance(error, TenantUnavailable):
+                raise error
+            raise SignInError(error.reason, correlation_id=error.correlation_id, tenant_error=result["error"])
+        id_token = result.get("id_token")
+        if not id_token:
+            raise SignInError("token response carried no ID token")
+        claims = self.id_tokens.validate(id_token, expected_nonce=_nonce_hash(flow.get("nonce")))
+        home_account_id = _home_account_id(result, claims)
+        return SignedIn(claims=claims, id_token=id_token, home_account_id=home_account_id)
+
+    # -- tokens for APIs ---------------------------------------------------------------------------
+
+    def acquire_token(
+        self,
+        cache: msal.SerializableTokenCache,
+        home_account_id: str,
+        scopes: list[str],
+        *,
+        claims_challenge: str | None = None,
+    ) -> AccessToken:
+        """A token from the cache or by refresh token; InteractionRequired when the user must act."""
+        app = self._msal_app(cache)
+        account = next((a for a in app.get_accounts() if a.get("home_account_id") == home_account_id), None)
+        if account is None:
+            raise InteractionRequired("no account in this session's token cache")
+        try:
+            result = app.acquire_token_silent_with_error(scopes, account, claims_challenge=claims_challenge)
+        except requests.RequestException as exc:
+            raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        if result is None:
+            raise InteractionRequired(f"no token cached for {' '.join(scopes)}")
+        if "error" in result:
+            raise _token_endpoint_error(result, during="silent token acquisition")
+        return AccessToken(
+            token=result["access_token"],
+            scopes=tuple(str(result.get("scope", "")).split()),
+            from_cache=result.get("token_source") == "cache",
+        )
+
+    # -- sign-out ----------------------------------------------------------------------------------
+
+    def sign_out_url(self, id_token_claims: dict[str, Any] | None, id_token: str | None) -> str:
+        params = {"post_logout_redirect_uri": self.post_logout_redirect_uri, "client_id": self.client_id}
+        login_hint = (id_token_claims or {}).get("login_hint")
+        if login_hint:
+            params["logout_hint"] = login_hint
+        elif id_token:
+            params["id_token_hint"] = id_token
+        return f"{self.metadata.get().end_session_endpoint}?{urlencode(params)}"
+
+
+def _nonce_hash(nonce: str | None) -> str | None:
+    # MSAL sends sha256(nonce) as the nonce parameter; the tenant echoes what it was sent.
+    return None if not nonce else hashlib.sha256(nonce.encode("ascii")).hexdigest()
+
+
+def _home_account_id(result: dict[str, Any], claims: dict[str, Any]) -> str:
+    # Same rule as MSAL's cache: `uid.utid` from client_info, else the ID token's `sub`.
+    client_info = result.get("client_info")
+    if client_info:
+        try:
+            padded = client_info + "=" * (-len(client_info) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded))
+            return f"{data['uid']}.{data['utid']}"
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SignInError(f"token response carried an unreadable client_info: {exc!r}") from exc
+    return str(claims["sub"])
+
+
+def _token_endpoint_error(result: dict[str, Any], *, during: str) -> IdentityError:
+    error = str(result.get("error"))
+    codes = tuple(int(c) for c in result.get("error_codes") or () if str(c).isdigit())
+    correlation_id = result.get("correlation_id")
+    reason = f"{during}: {error} {list(codes) or ''} {result.get('suberror') or ''}".strip()
+    if error in INTERACTION_ERRORS:
+        return InteractionRequired(
+            reason, claims_challenge=result.get("claims"), correlation_id=correlation_id, error_codes=codes
+        )
+    if error in ("temporarily_unavailable", "server_error"):
+        return TenantUnavailable(reason, correlation_id=correlation_id)
+    return SignInError(reason, correlation_id=correlation_id, tenant_error=error)

@@ -1,0 +1,141 @@
+"""ID token validation, done by the app because MSAL Python (1.38+) no longer checks ID tokens.
+
+Checks, in order: algorithm is RS256 (never `none` or an HMAC), signature against the tenant's JWKS
+(cached; refetched at most once per unknown `kid`), `iss` equals the discovery issuer, `aud`
+contains our client id (and `azp` is us when there are several audiences), `exp`/`nbf`/`iat` with a
+small leeway, `tid` is our tenant, and `nonce` matches the one this sign-in sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import requests
+
+from .errors import IdTokenError, TenantUnavailable
+from .metadata import MetadataProvider
+
+ALLOWED_ALGORITHMS = ("RS256",)
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "tid")
+
+
+class JwksCache:
+    """Signing keys by `kid`; an unknown `kid` triggers one refetch (key rollover), rate-limited."""
+
+    def __init__(
+        self,
+        metadata: MetadataProvider,
+        http: requests.Session,
+        *,
+        min_refetch_interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._metadata = metadata
+        self._http = http
+        self._min_refetch_interval = min_refetch_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+
+    def key_for(self, kid: str) -> jwt.PyJWK:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        with self._lock:
+            if kid not in self._keys and self._may_refetch():
+                self._keys = self._fetch()
+                self._fetched_at = self._clock()
+            key = self._keys.get(kid)
+        if key is None:
+            raise IdTokenError(f"ID token signed with unknown kid {kid!r} (not in the tenant's JWKS)")
+        return key
+
+    def _may_refetch(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self._min_refetch_interval
+
+    def _fetch(self) -> dict[str, jwt.PyJWK]:
+        uri = self._metadata.get().jwks_uri
+        try:
+            response = self._http.get(uri)
+        except requests.RequestException as exc:
+            raise TenantUnavailable(f"JWKS {uri} unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise TenantUnavailable(f"JWKS {uri} answered HTTP {response.status_code}")
+        try:
+            key_set = jwt.PyJWKSet.from_dict(response.json())
+        except (ValueError, jwt.PyJWKSetError) as exc:
+            raise TenantUnavailable(f"JWKS {uri} is unusable: {exc}") from exc
+        return {key.key_id: key for key in key_set.keys if key.key_id and key.public_key_use in (None, "sig")}
+
+
+class IdTokenValidator:
+    def __init__(
+        self,
+        *,
+        metadata: MetadataProvider,
+        jwks: JwksCache,
+        client_id: str,
+        tenant_id: str | None = None,
+        leeway: float = 120.0,
+    ) -> None:
+        self._metadata = metadata
+        self._jwks = jwks
+        self._client_id = client_id
+        self._tenant_id = tenant_id
+        self._leeway = leeway
+
+    def validate(self, id_token: str, *, expected_nonce: str | None) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(id_token)
+        except jwt.DecodeError as exc:
+            raise IdTokenError(f"ID token is not a well-formed JWT: {exc}") from exc
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise IdTokenError(
+                f"ID token uses algorithm {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} is accepted"
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise IdTokenError("ID token header has no kid")
+        key = self._jwks.key_for(kid)
+        metadata = self._metadata.get()
+        try:
+            claims = jwt.decode(
+                id_token,
+                key=key.key,
+                algorithms=list(ALLOWED_ALGORITHMS),
+                audience=self._client_id,
+                issuer=metadata.issuer,
+                leeway=self._leeway,
+                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
+            )
+        except jwt.InvalidSignatureError as exc:
+            raise IdTokenError("ID token signature does not verify") from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise IdTokenError("ID token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise IdTokenError(f"ID token is not valid yet: {exc}") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise IdTokenError(f"ID token audience is not this app: {exc}") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise IdTokenError(f"ID token issuer is not the tenant's ({metadata.issuer})") from exc
+        except jwt.InvalidTokenError as exc:
+            raise IdTokenError(f"ID token is invalid: {exc}") from exc
+
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self._client_id:
+            raise IdTokenError("ID token has several audiences and azp is not this app")
+        expected_tid = self._tenant_id or metadata.tenant_id
+        if str(claims["tid"]).lower() != expected_tid.lower():
+            raise IdTokenError(f"ID token tid {claims['tid']!r} is not this tenant ({expected_tid})")
+        if expected_nonce is not None:
+            nonce = claims.get("nonce")
+            if not isinstance(nonce, str) or not hmac.compare_digest(nonce, expected_nonce):
+                raise IdTokenError("ID token nonce does not match this sign-in")
+        return claims
