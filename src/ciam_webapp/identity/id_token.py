@@ -25,39 +25,48 @@ REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "tid")
 
 
 class JwksCache:
-    """Signing keys by `kid`; an unknown `kid` triggers one refetch (key rollover), rate-limited."""
+    """Signing keys by `kid`. An unknown `kid` triggers one refetch (the tenant may have rolled its
+    keys); a `kid` still unknown after that is remembered for a while, so a stream of tokens with
+    made-up kids cannot turn into a stream of JWKS requests."""
 
     def __init__(
         self,
         metadata: MetadataProvider,
         http: requests.Session,
         *,
-        min_refetch_interval: float = 60.0,
+        unknown_kid_memory: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._metadata = metadata
         self._http = http
-        self._min_refetch_interval = min_refetch_interval
+        self._unknown_kid_memory = unknown_kid_memory
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
+        self._unknown_kids: dict[str, float] = {}
 
     def key_for(self, kid: str) -> jwt.PyJWK:
         key = self._keys.get(kid)
         if key is not None:
             return key
         with self._lock:
-            if kid not in self._keys and self._may_refetch():
+            if kid not in self._keys and not self._recently_unknown(kid):
                 self._keys = self._fetch()
-                self._fetched_at = self._clock()
+                if kid not in self._keys:
+                    self._unknown_kids[kid] = self._clock()
             key = self._keys.get(kid)
         if key is None:
             raise IdTokenError(f"ID token signed with unknown kid {kid!r} (not in the tenant's JWKS)")
         return key
 
-    def _may_refetch(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= self._min_refetch_interval
+    def _recently_unknown(self, kid: str) -> bool:
+        seen = self._unknown_kids.get(kid)
+        if seen is not None and self._clock() - seen < self._unknown_kid_memory:
+            return True
+        self._unknown_kids.pop(kid, None)
+        if len(self._unknown_kids) > 1000:
+            self._unknown_kids.clear()
+        return False
 
     def _fetch(self) -> dict[str, jwt.PyJWK]:
         uri = self._metadata.get().jwks_uri

@@ -1,0 +1,44 @@
+# One-command set-up: `make run` starts the local tenant and the app, `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+APP_PORT ?= 5000
+EMULATOR_PORT ?= 8443
+
+.PHONY: run test lint bench browser clean help
+
+help:
+	@echo "make run    - set up, then start the local tenant emulator and the web app"
+	@echo "make test   - set up (venv, packages, Debian's chromium), then run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks (never part of make test)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+# Debian's chromium drives the browser tests (Playwright's own download cannot work offline).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+run: $(STAMP)
+	$(PY) scripts/run_local.py --app-port $(APP_PORT) --emulator-port $(EMULATOR_PORT)
+
+test: $(STAMP) browser
+	$(PY) -m ruff check src tests scripts benchmarks
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests scripts benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) instance test-artifacts .pytest_cache
