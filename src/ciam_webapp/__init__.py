@@ -13,6 +13,7 @@ from cachelib import FileSystemCache
 from flask import Flask, redirect, url_for
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ConfigError, Settings
 from .graph import GraphClient
@@ -52,6 +53,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     _configure_session_store(app, settings)
+    if settings.trusted_proxies:
+        # Behind App Service / a TLS-terminating proxy: trust its X-Forwarded-* so url_for builds
+        # https URLs and request.is_secure is right. Only as many hops as configured are trusted.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     from .web.logs import configure_logging
 
@@ -80,11 +86,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     Session(app)
     CSRFProtect(app)
 
-    from .web import auth, errors, main, profile, security, user_session
+    from .web import auth, errors, health, main, profile, security, user_session
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
+    app.register_blueprint(health.bp)
     auth.register_redirect_route(app, settings.redirect_path)
     errors.register_error_handlers(app)
     security.install_security_headers(

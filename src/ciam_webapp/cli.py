@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="development server (one process, reloads nothing)")
     run.add_argument("--host", default="localhost")
     run.add_argument("--port", type=int, default=5000)
+    serve = commands.add_parser("serve", help="production server: gunicorn with several workers")
+    serve.add_argument("--bind", default="0.0.0.0:8000")  # noqa: S104 - a server binds where it is told
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--timeout", type=int, default=30, help="seconds before a hung worker is replaced")
     commands.add_parser("check", help="validate the configuration and exit")
     args = parser.parse_args(argv)
 
@@ -29,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import create_app
 
+    if args.command == "serve":
+        from .gunicorn_app import serve_with_gunicorn
+
+        serve_with_gunicorn(settings, bind=args.bind, workers=args.workers, timeout=args.timeout)
+        return 0
     app = create_app(settings)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return 0

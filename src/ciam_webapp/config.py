@@ -47,6 +47,7 @@ class Settings:
     token_cache_keys: tuple[str, ...] = field(default=(), repr=False)
     instance_dir: str = ""
     log_level: str = "INFO"
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         if not self.authority:
@@ -110,6 +111,7 @@ class Settings:
             token_cache_keys=tuple(k for k in (reader.optional("TOKEN_CACHE_KEYS") or "").split(",") if k),
             instance_dir=instance_dir,
             log_level=(reader.optional("LOG_LEVEL") or "INFO").upper(),
+            trusted_proxies=int(reader.number("TRUSTED_PROXIES", 0, minimum=0)),
         )
         if settings.session_type == "redis" and not settings.redis_url:
             raise ConfigError("REDIS_URL is required when SESSION_TYPE=redis, e.g. redis://127.0.0.1:6379/0")

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import logging
-import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -69,11 +68,10 @@ class EntraClient:
         self.authority = authority
         self.redirect_uri = redirect_uri
         self.post_logout_redirect_uri = post_logout_redirect_uri
-        self._http = http
+        self.http = http
         self._timeout = timeout
         # MSAL's HTTP cache: discovery answers (and its throttling state) shared by every per-request app.
         self._http_cache: dict[str, Any] = {}
-        self._http_cache_lock = threading.Lock()
         self.metadata = MetadataProvider(authority, http)
         self.id_tokens = IdTokenValidator(
             metadata=self.metadata,
@@ -91,7 +89,7 @@ class EntraClient:
                 client_credential=self._client_credential,
                 authority=self.authority,
                 token_cache=cache,
-                http_client=self._http,
+                http_client=self.http,
                 http_cache=self._http_cache,
                 timeout=self._timeout,
                 instance_discovery=False,  # CIAM hosts skip it anyway; a local tenant must skip it
