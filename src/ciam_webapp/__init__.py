@@ -64,9 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(app, settings.log_level)
 
     tenant_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
-    graph_http = OutboundSession(
-        timeout=settings.http_timeout, ca_bundle=settings.ca_bundle, retry=graph_retry()
-    )
+    graph_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle, retry=graph_retry())
     app.extensions["ciam"] = Services(
         settings=settings,
         entra=EntraClient(
@@ -94,9 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     auth.register_redirect_route(app, settings.redirect_path)
     errors.register_error_handlers(app)
-    security.install_security_headers(
-        app, tenant_origin=settings.authority_origin, serves_https=settings.serves_https
-    )
+    security.install_security_headers(app, tenant_origin=settings.authority_origin, serves_https=settings.serves_https)
 
     @app.before_request
     def end_sessions_past_their_lifetime():  # type: ignore[no-untyped-def]

@@ -93,9 +93,7 @@ class Settings:
             redirect_uri=reader.url("REDIRECT_URI", "e.g. http://localhost:5000/auth/redirect"),
             post_logout_redirect_uri=reader.url("POST_LOGOUT_REDIRECT_URI", "e.g. http://localhost:5000/"),
             secret_key=reader.secret_key(),
-            mfa_scope=reader.required(
-                "MFA_SCOPE", "the MFA-guarded scope, api://<mfa-app client id>/User.MFA"
-            ),
+            mfa_scope=reader.required("MFA_SCOPE", "the MFA-guarded scope, api://<mfa-app client id>/User.MFA"),
             authority=reader.optional_url("AUTHORITY") or "",
             tenant_id=reader.optional("TENANT_ID"),
             graph_endpoint=(reader.optional_url("GRAPH_ENDPOINT") or cls.graph_endpoint).rstrip("/"),
@@ -187,8 +185,7 @@ class _Reader:
     def secret_key(self) -> str:
         value = self.required(
             "SECRET_KEY",
-            "a long random string, e.g. the output of "
-            "python -c 'import secrets; print(secrets.token_hex(32))'",
+            "a long random string, e.g. the output of python -c 'import secrets; print(secrets.token_hex(32))'",
         )
         if len(value) < 32:
             raise ConfigError("SECRET_KEY is too short: use at least 32 random characters")

@@ -57,9 +57,7 @@ class GraphUnauthorized(GraphError):
 class GraphClaimsChallenge(GraphUnauthorized):
     """401 with `error="insufficient_claims"`: get a new token with these claims and try again."""
 
-    def __init__(
-        self, status: int, code: str, message: str, claims: str, request_id: str | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, claims: str, request_id: str | None = None) -> None:
         super().__init__(status, code, message, request_id)
         self.claims = claims
 

@@ -36,9 +36,7 @@ class TokenCacheCodec:
         return self._fernet.encrypt(cache.serialize().encode("utf-8"))
 
 
-def merge_caches(
-    kept: msal.SerializableTokenCache, newer: msal.SerializableTokenCache
-) -> msal.SerializableTokenCache:
+def merge_caches(kept: msal.SerializableTokenCache, newer: msal.SerializableTokenCache) -> msal.SerializableTokenCache:
     """One cache holding both; entries of `newer` win (same keys mean the same credential)."""
     merged_data: dict[str, dict[str, object]] = json.loads(kept.serialize() or "{}")
     for section, entries in json.loads(newer.serialize() or "{}").items():

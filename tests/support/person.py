@@ -77,8 +77,9 @@ class Person:
     def get(self, url: str, **kwargs: Any) -> Page:
         return Page(self.http.get(url, timeout=15, **kwargs))
 
-    def submit(self, page: Page, fields: dict[str, str] | None = None, *, form: Tag | None = None,
-               button: str | None = None) -> Page:
+    def submit(
+        self, page: Page, fields: dict[str, str] | None = None, *, form: Tag | None = None, button: str | None = None
+    ) -> Page:
         """Fill `fields` into the form that has the first of them (or `form`) and submit it."""
         fields = fields or {}
         if form is None:
@@ -87,7 +88,10 @@ class Person:
         if button:
             clicked = form.find(["button", "input"], attrs={"name": button})
             assert clicked is not None, f"no button {button!r}"
-            data[button] = clicked.get("value", "")
+        else:  # pressing Enter submits with the form's first submit button, as a browser does
+            clicked = next((b for b in form.find_all(["button", "input"]) if _is_submit(b)), None)
+        if clicked is not None and clicked.get("name"):
+            data[clicked["name"]] = clicked.get("value", "")
         data.update(fields)
         action = urljoin(page.url, form.get("action") or page.url)
         method = (form.get("method") or "get").lower()
@@ -110,3 +114,8 @@ def form_values(form: Tag) -> dict[str, str]:
         if element.get("name"):
             values[element["name"]] = element.get_text()
     return values
+
+
+def _is_submit(element: Tag) -> bool:
+    kind = (element.get("type") or ("submit" if element.name == "button" else "text")).lower()
+    return kind in ("submit", "image")

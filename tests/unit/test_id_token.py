@@ -55,8 +55,17 @@ class FakeTenant:
     def token(self, kid="k1", alg="RS256", key=None, **overrides):
         now = int(time.time())
         claims = {
-            "aud": CLIENT, "iss": ISSUER, "iat": now, "nbf": now, "exp": now + 3600, "sub": "s", "oid": "o",
-            "tid": TENANT, "nonce": NONCE, "ver": "2.0", "name": "Ada",
+            "aud": CLIENT,
+            "iss": ISSUER,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "sub": "s",
+            "oid": "o",
+            "tid": TENANT,
+            "nonce": NONCE,
+            "ver": "2.0",
+            "name": "Ada",
         }
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
@@ -101,9 +110,7 @@ def test_unknown_kid_refetches_jwks_once_then_refuses(validator, tenant):
 
 def test_key_rollover_is_picked_up_by_one_refetch(tenant):
     metadata = MetadataProvider(AUTHORITY, tenant)
-    validator = IdTokenValidator(
-        metadata=metadata, jwks=JwksCache(metadata, tenant), client_id=CLIENT
-    )
+    validator = IdTokenValidator(metadata=metadata, jwks=JwksCache(metadata, tenant), client_id=CLIENT)
     validator.validate(tenant.token(), expected_nonce=NONCE)
     tenant.published.add("k2")
     assert validator.validate(tenant.token(kid="k2"), expected_nonce=NONCE)["sub"] == "s"
@@ -165,8 +172,10 @@ def test_alg_none_is_refused(validator, tenant):
 
 
 def test_hs256_signed_with_the_public_key_is_refused(validator, tenant):
-    pem = tenant.keys["k1"].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        tenant.keys["k1"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     forged = jwt.api_jws.PyJWS().encode(
         json.dumps({"aud": CLIENT, "iss": ISSUER}).encode(), pem.decode()[:60], algorithm="HS256", headers={"kid": "k1"}

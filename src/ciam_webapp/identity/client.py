@@ -27,9 +27,7 @@ from .metadata import MetadataProvider
 log = logging.getLogger(__name__)
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
-INTERACTION_ERRORS = frozenset(
-    {"invalid_grant", "interaction_required", "login_required", "consent_required"}
-)
+INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
 # Declaring CAE capability lets resources (Graph) send claims challenges, which we honour.
 CLIENT_CAPABILITIES = ["cp1"]
 

@@ -106,9 +106,7 @@ class IdTokenValidator:
             raise IdTokenError(f"ID token is not a well-formed JWT: {exc}") from exc
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
-            raise IdTokenError(
-                f"ID token uses algorithm {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} is accepted"
-            )
+            raise IdTokenError(f"ID token uses algorithm {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} is accepted")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise IdTokenError("ID token header has no kid")

@@ -43,9 +43,7 @@ def begin_authorization(
     """Start an auth code flow (PKCE, state, nonce by MSAL), keep it in the session, go to the tenant."""
     services = user_session.services()
     login_hint = (user_session.current_user() or {}).get("preferred_username")
-    flow = services.entra.start_sign_in(
-        scopes, prompt=prompt, claims_challenge=claims_challenge, login_hint=login_hint
-    )
+    flow = services.entra.start_sign_in(scopes, prompt=prompt, claims_challenge=claims_challenge, login_hint=login_hint)
     user_session.start_auth_flow(flow, safe_return_path(after_sign_in))
     return redirect(flow["auth_uri"])
 

@@ -139,9 +139,7 @@ def resume_edit() -> RenderResult:
     if needed:
         return _begin_step_up(claims_challenge, prompt, url_for("profile.resume_edit"))
     session.pop("pending_edit", None)
-    form = ProfileForm(
-        data={"display_name": pending.changes.get("displayName"), "mail": pending.changes.get("mail")}
-    )
+    form = ProfileForm(data={"display_name": pending.changes.get("displayName"), "mail": pending.changes.get("mail")})
     return _apply(pending.changes, form)
 
 

@@ -1,0 +1,236 @@
+"""One fixture builds the local tenant (emulator) and the web app, each on a real port.
+
+Both run in this process, on threads, once per test session: the emulator over HTTPS with its own
+CA, the app over HTTP on `localhost` (a different site from the tenant's 127.0.0.1, as in real
+life). Tests talk to them over the network only, like a browser would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from ciam_emulator.seed import seed
+from ciam_emulator.server import make_server as make_emulator_server
+from werkzeug.serving import make_server as make_wsgi_server
+
+import ciam_emulator
+from ciam_emulator.tls import ensure_tls
+from ciam_webapp import Settings, create_app
+from tests.support.person import Page, Person
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    """A WSGI server on its own thread, stopped cleanly at the end."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@dataclass
+class Tenant:
+    """The running emulator and what was seeded into it."""
+
+    base_url: str
+    ca_bundle: str
+    tenant_id: str
+    subdomain: str
+    client_id: str
+    client_secret: str
+    mfa_app_id: str
+    demo_email: str
+    demo_password: str
+    app: Any  # the emulator's Flask app
+
+    def control(self) -> requests.Session:
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = self.ca_bundle
+        return http
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.control().request(method, f"{self.base_url}/_emulator/control/{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "stats")
+
+    def reset_stats(self) -> None:
+        self._call("POST", "stats/reset")
+
+    def misbehave(self, case: str) -> None:
+        self._call("POST", "misbehave", json={"case": case})
+
+    def graph_faults(self, responses: list[dict[str, Any]]) -> None:
+        self._call("POST", "graph/faults", json={"responses": responses})
+
+    def clear_graph_faults(self) -> None:
+        self._call("DELETE", "graph/faults")
+
+    def set_mfa_policy(self, on: bool) -> None:
+        self._call("POST", "policy", json={"require_mfa_for_mfa_app": on})
+
+    def create_user(self, email: str, password: str, display_name: str) -> dict[str, Any]:
+        return self._call("POST", "users", json={"email": email, "password": password, "display_name": display_name})
+
+    def user(self, email: str) -> dict[str, Any]:
+        return self._call("GET", f"users/{email}")
+
+    def outbox(self, to: str) -> list[dict[str, Any]]:
+        response = self.control().get(f"{self.base_url}/_emulator/outbox.json", params={"to": to}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def latest_code(self, to: str, purpose: str | None = None) -> str:
+        messages = [m for m in self.outbox(to) if purpose is None or m["purpose"] == purpose]
+        assert messages, f"no message to {to} in the outbox"
+        return max(messages, key=lambda m: (m["sent_at"], m["id"]))["code"]
+
+
+@dataclass
+class WebApp:
+    base_url: str
+    app: Any  # the Flask app
+    settings: Settings
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def replace_settings(self, **changes: Any) -> None:
+        """Change a setting of the running app (the Services object is immutable, so swap it)."""
+        services = self.app.extensions["ciam"]
+        self.app.extensions["ciam"] = dataclasses.replace(
+            services, settings=dataclasses.replace(services.settings, **changes)
+        )
+
+
+@pytest.fixture(scope="session")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
+    instance_dir = tmp_path_factory.mktemp("emulator")
+    port = free_port()
+    base_url = f"https://127.0.0.1:{port}"
+    tls = ensure_tls(instance_dir)
+    app_port = free_port()
+    seeded = seed(instance_dir, app_base_url=f"http://localhost:{app_port}")
+    emulator_app = ciam_emulator.create_app(
+        ciam_emulator.EmulatorSettings(instance_dir=instance_dir, base_url=base_url, test_controls=True)
+    )
+    server = ServerThread(make_emulator_server(emulator_app, "127.0.0.1", port, tls))
+    tenant = Tenant(
+        base_url=base_url,
+        ca_bundle=str(tls.ca_cert),
+        tenant_id=seeded.tenant_id,
+        subdomain=seeded.tenant_subdomain,
+        client_id=seeded.client_id,
+        client_secret=seeded.client_secret,
+        mfa_app_id=seeded.mfa_app_id,
+        demo_email=seeded.demo_email,
+        demo_password=seeded.demo_password,
+        app=emulator_app,
+    )
+    tenant.app_port = app_port  # type: ignore[attr-defined]
+    yield tenant
+    server.stop()
+
+
+def app_settings(tenant: Tenant, app_base_url: str, instance_dir: Path, **overrides: str) -> Settings:
+    values = {
+        "CLIENT_ID": tenant.client_id,
+        "CLIENT_SECRET": tenant.client_secret,
+        "TENANT_SUBDOMAIN": tenant.subdomain,
+        # The subdomain form, as MSAL derives it for a real ciamlogin.com authority.
+        "AUTHORITY": f"{tenant.base_url}/{tenant.subdomain}.onmicrosoft.com/",
+        "REDIRECT_URI": f"{app_base_url}/auth/redirect",
+        "POST_LOGOUT_REDIRECT_URI": f"{app_base_url}/",
+        "SECRET_KEY": secrets.token_hex(32),
+        "MFA_SCOPE": f"api://{tenant.mfa_app_id}/User.MFA",
+        "GRAPH_ENDPOINT": f"{tenant.base_url}/v1.0",
+        "CA_BUNDLE": tenant.ca_bundle,
+        "INSTANCE_DIR": str(instance_dir),
+        "HTTP_TIMEOUT": "5",
+    }
+    values.update(overrides)
+    return Settings.from_mapping(values)
+
+
+@pytest.fixture(scope="session")
+def webapp(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
+    base_url = f"http://localhost:{tenant.app_port}"  # type: ignore[attr-defined]
+    settings = app_settings(tenant, base_url, tmp_path_factory.mktemp("webapp"))
+    app = create_app(settings)
+    server = ServerThread(make_wsgi_server("127.0.0.1", tenant.app_port, app, threaded=True))  # type: ignore[attr-defined]
+    yield WebApp(base_url=base_url, app=app, settings=settings)
+    server.stop()
+
+
+@pytest.fixture()
+def fresh_settings(webapp: WebApp) -> Iterator[WebApp]:
+    """Lets a test change settings of the running app; they are put back afterwards."""
+    services = webapp.app.extensions["ciam"]
+    yield webapp
+    webapp.app.extensions["ciam"] = services
+
+
+@pytest.fixture()
+def person(tenant: Tenant) -> Person:
+    return Person(tenant.ca_bundle)
+
+
+@dataclass
+class Customer:
+    email: str
+    password: str
+    display_name: str
+
+
+@pytest.fixture()
+def customer(tenant: Tenant) -> Customer:
+    """A fresh customer account in the tenant, so tests do not share profile state."""
+    email = f"c{secrets.token_hex(4)}@contoso.example"
+    password = "Pa55-" + secrets.token_urlsafe(12)
+    tenant.create_user(email, password, "Test Customer")
+    return Customer(email=email, password=password, display_name="Test Customer")
+
+
+@pytest.fixture(autouse=True)
+def _reset_emulator_switches(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "tenant" in request.fixturenames:
+        tenant: Tenant = request.getfixturevalue("tenant")
+        with contextlib.suppress(requests.RequestException):
+            tenant._call("DELETE", "misbehave")
+            tenant.clear_graph_faults()
+            tenant.set_mfa_policy(True)
+
+
+@pytest.fixture()
+def app_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="ciam_webapp")
+    return caplog
+
+
+__all__ = ["Customer", "Page", "Person", "Tenant", "WebApp"]

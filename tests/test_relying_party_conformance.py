@@ -1,0 +1,181 @@
+"""What the app refuses: modelled on the OpenID Foundation's RP tests and RFC 9700.
+
+Each misbehaviour is switched on at the emulator for exactly one response; the app must refuse the
+sign-in with a clear page (tenant text escaped), create no session, and log the reason.
+"""
+
+import json
+import logging
+
+import pytest
+
+from tests.support.journeys import TenantPages, on_app, sign_in
+
+ID_TOKEN_CASES = [
+    "alg_none",
+    "hs256_public_key",
+    "bad_signature",
+    "unknown_kid",
+    "wrong_iss",
+    "wrong_aud",
+    "multi_aud_no_azp",
+    "expired",
+    "nbf_future",
+    "iat_future",
+    "missing_nonce",
+    "wrong_nonce",
+    "wrong_tid",
+]
+CALLBACK_CASES = ["wrong_state", "missing_state"]
+ERROR_CALLBACK_CASES = ["error_interaction_required", "error_server_error"]
+
+
+def _attempt_sign_in(person, webapp, tenant, customer, case):
+    tenant.misbehave(case)
+    page = person.get(webapp.url("/auth/sign-in"))
+    return TenantPages(person, tenant, customer.email, customer.password).finish(page)
+
+
+def _assert_refused(page, webapp, person, tenant):
+    assert on_app(page, webapp)
+    assert page.status == 400
+    assert "Sign-in failed" in page.title()
+    assert "Try again" in page.text
+    assert "Traceback" not in page.text
+    # No session: a signed-in page sends the browser to the tenant.
+    assert person.get(webapp.url("/claims")).url.startswith(tenant.base_url)
+
+
+def _refusal_logged(caplog, *words):
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("ciam_webapp") and "refused" in r.getMessage()]
+    assert lines, "the refusal is logged"
+    assert any(all(w in line for w in words) for line in lines), lines
+
+
+@pytest.mark.parametrize("case", ID_TOKEN_CASES)
+def test_id_token_misbehaviour_is_refused(case, person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "ID token")
+
+
+@pytest.mark.parametrize("case", CALLBACK_CASES)
+def test_callback_state_misbehaviour_is_refused(case, person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "state")
+
+
+@pytest.mark.parametrize("case", ERROR_CALLBACK_CASES)
+def test_error_callback_is_refused_with_escaped_text(case, person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    _refusal_logged(app_logs, case.removeprefix("error_"))
+
+
+def test_error_access_denied_lands_on_a_page_to_try_again(person, webapp, tenant, customer):
+    page = _attempt_sign_in(person, webapp, tenant, customer, "error_access_denied")
+    assert on_app(page, webapp) and page.status == 200
+    assert "Sign-in cancelled" in page.text and "Try again" in page.text
+    assert "<script>" not in page.text
+
+
+def test_replayed_code_is_refused(person, webapp, tenant, customer):
+    page = person.get(webapp.url("/auth/sign-in"))
+    pages = TenantPages(person, tenant, customer.email, customer.password)
+    # Answer the hosted pages but stop before following the redirect back to the app.
+    page = pages.step(page)
+    history = page.response.history
+    callback = next(r for r in history if r.headers.get("Location", "").startswith(webapp.url("/auth/redirect")))
+    callback_url = callback.headers["Location"]
+    assert on_app(page, webapp) and page.status == 200  # the first use worked
+    attacker = type(person)(tenant.ca_bundle)
+    replay = attacker.get(callback_url)
+    assert replay.status == 400 and "Sign-in failed" in replay.title()
+
+
+def test_existing_session_is_left_intact_by_a_bad_callback(person, webapp, tenant, customer):
+    sign_in(person, webapp, tenant, customer.email, customer.password)
+    bad = person.get(webapp.url("/auth/redirect?code=forged&state=forged"))
+    assert bad.status == 400
+    assert person.get(webapp.url("/claims")).status == 200
+
+
+def test_login_csrf_callback_not_started_by_this_browser_is_refused(person, webapp, tenant, customer):
+    """An attacker starts a sign-in, gets a code for their own account, and feeds the callback to us."""
+    attacker = type(person)(tenant.ca_bundle)
+    page = attacker.get(webapp.url("/auth/sign-in"))
+    page = TenantPages(attacker, tenant, customer.email, customer.password).step(page)
+    callback = next(r for r in page.response.history if "/auth/redirect" in r.headers.get("Location", ""))
+    # (The attacker's own browser already used it; a fresh code would fare the same: no flow here.)
+    victim_page = person.get(callback.headers["Location"])
+    assert victim_page.status == 400 and "Sign-in failed" in victim_page.title()
+    assert person.get(webapp.url("/claims")).url.startswith(tenant.base_url)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "https:evil.example",
+    ],
+)
+def test_open_redirect_after_sign_in_is_refused(target, person, webapp, tenant, customer):
+    page = person.get(webapp.url("/auth/sign-in"), params={"next": target})
+    page = TenantPages(person, tenant, customer.email, customer.password).finish(page)
+    assert on_app(page, webapp)
+    assert page.path == "/"
+
+
+def test_same_origin_return_path_is_honoured(person, webapp, tenant, customer):
+    page = person.get(webapp.url("/auth/sign-in"), params={"next": "/claims?x=1"})
+    page = TenantPages(person, tenant, customer.email, customer.password).finish(page)
+    assert page.path == "/claims"
+
+
+EXPECTED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/claims", "/auth/redirect?state=x&code=y", "/healthz", "/nope", "/static/css/site.css"]
+)
+def test_security_headers_on_every_response(path, person, webapp):
+    response = person.http.get(webapp.url(path), allow_redirects=False, timeout=10)
+    for name, value in EXPECTED_HEADERS.items():
+        assert response.headers.get(name) == value, (path, name)
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "default-src 'self'" in csp
+
+
+def test_signed_in_pages_are_not_cached(person, webapp, tenant, customer):
+    sign_in(person, webapp, tenant, customer.email, customer.password)
+    response = person.http.get(webapp.url("/claims"), timeout=10)
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_hsts_is_sent_when_served_over_https(webapp):
+    client = webapp.app.test_client()
+    response = client.get("/healthz", base_url="https://localhost")
+    assert "max-age=" in response.headers["Strict-Transport-Security"]
+    assert "Strict-Transport-Security" not in client.get("/healthz").headers
+
+
+def test_logs_are_json_lines_with_a_request_id(webapp, capfd):
+    client = webapp.app.test_client()
+    client.get("/auth/redirect?state=a&code=b")
+    err = capfd.readouterr().err
+    entries = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    refused = [e for e in entries if "refused" in e["message"]]
+    assert refused and all(e.get("request_id") for e in refused)
+    assert logging.getLogger("ciam_webapp").handlers
