@@ -1,0 +1,37 @@
+"""The emulator's shared services, built once per Flask app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ciam_emulator.controls import RuntimeControls
+from ciam_emulator.keys import KeyRing
+from ciam_emulator.settings import EmulatorSettings
+from ciam_emulator.store import Store
+
+
+@dataclass
+class Emulator:
+    settings: EmulatorSettings
+    store: Store
+    keys: KeyRing
+    controls: RuntimeControls
+
+    @classmethod
+    def open(cls, settings: EmulatorSettings) -> Emulator:
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            store=Store(settings.instance_dir / "emulator.sqlite3"),
+            keys=KeyRing(settings.instance_dir / "keys"),
+            controls=RuntimeControls(),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url.rstrip("/")
+
+    @staticmethod
+    def now() -> float:
+        return time.time()

@@ -1,0 +1,174 @@
+"""Creates (idempotently) the demo tenant, its two app registrations, the demo user and the CA policy."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ciam_emulator.store import Store
+
+WEB_APP_NAME = "ciam-webapp"
+MFA_APP_NAME = "mfa-app"
+MFA_SCOPE_NAME = "User.MFA"
+MFA_POLICY_NAME = "Require MFA for mfa-app"
+DEMO_EMAIL_LOCAL_PART = "demo"
+DEMO_DISPLAY_NAME = "Demo User"
+# A documented demo password (this is a local emulator), so re-seeding never needs to print a new one.
+DEMO_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - documented demo credential
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    tenant_id: str
+    tenant_subdomain: str
+    client_id: str
+    # Plaintext only when a secret was created by this call; None means "keep the one you have".
+    client_secret: str | None
+    mfa_app_id: str
+    demo_email: str
+    demo_password: str
+    redirect_uri: str
+    post_logout_redirect_uri: str
+
+    @property
+    def mfa_scope(self) -> str:
+        return f"api://{self.mfa_app_id}/{MFA_SCOPE_NAME}"
+
+
+def _merged(existing: list[str], wanted: Iterable[str]) -> list[str]:
+    merged = list(existing)
+    merged.extend(uri for uri in wanted if uri not in merged)
+    return merged
+
+
+def seed(
+    instance_dir: Path,
+    *,
+    app_base_url: str = "http://localhost:5000",
+    subdomain: str = "contoso",
+    extra_redirect_uris: Iterable[str] = (),
+    extra_post_logout_redirect_uris: Iterable[str] = (),
+    rotate_secret: bool = False,
+) -> SeedResult:
+    """Create what is missing; keep what exists (new redirect URIs are added to the web app)."""
+    app_base_url = app_base_url.rstrip("/")
+    redirect_uri = f"{app_base_url}/auth/redirect"
+    post_logout_redirect_uri = f"{app_base_url}/"
+    store = Store(Path(instance_dir) / "emulator.sqlite3")
+    try:
+        tenant = store.find_tenant_by_subdomain(subdomain)
+        if tenant is None:
+            tenant = store.create_tenant(subdomain, subdomain.capitalize())
+
+        client_secret: str | None = None
+        web_app = store.find_app_by_name(tenant.id, WEB_APP_NAME)
+        if web_app is None:
+            web_app = store.create_app(
+                tenant.id,
+                WEB_APP_NAME,
+                redirect_uris=_merged([redirect_uri], extra_redirect_uris),
+                post_logout_redirect_uris=_merged([post_logout_redirect_uri], extra_post_logout_redirect_uris),
+            )
+            client_secret = store.add_client_secret(web_app.app_id)
+        else:
+            store.update_app_uris(
+                web_app.app_id,
+                _merged(web_app.redirect_uris, [redirect_uri, *extra_redirect_uris]),
+                _merged(
+                    web_app.post_logout_redirect_uris, [post_logout_redirect_uri, *extra_post_logout_redirect_uris]
+                ),
+            )
+            if rotate_secret:
+                client_secret = store.add_client_secret(web_app.app_id)
+
+        mfa_app = store.find_app_by_name(tenant.id, MFA_APP_NAME)
+        if mfa_app is None:
+            mfa_app = store.create_app(tenant.id, MFA_APP_NAME, exposed_scopes=[MFA_SCOPE_NAME], access_token_version=2)
+        store.upsert_ca_policy(tenant.id, MFA_POLICY_NAME, mfa_app.app_id, enabled=True)
+
+        demo_email = f"{DEMO_EMAIL_LOCAL_PART}@{tenant.subdomain}.example"
+        if store.find_user_by_email(tenant.id, demo_email) is None:
+            store.create_user(
+                tenant.id, demo_email, DEMO_PASSWORD, DEMO_DISPLAY_NAME, given_name="Demo", surname="User"
+            )
+    finally:
+        store.close_thread_connection()
+    return SeedResult(
+        tenant_id=tenant.id,
+        tenant_subdomain=tenant.subdomain,
+        client_id=web_app.app_id,
+        client_secret=client_secret,
+        mfa_app_id=mfa_app.app_id,
+        demo_email=demo_email,
+        demo_password=DEMO_PASSWORD,
+        redirect_uri=redirect_uri,
+        post_logout_redirect_uri=post_logout_redirect_uri,
+    )
+
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def env_values(result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> dict[str, str | None]:
+    base = emulator_base_url.rstrip("/")
+    return {
+        "CLIENT_ID": result.client_id,
+        "CLIENT_SECRET": result.client_secret,
+        "TENANT_SUBDOMAIN": result.tenant_subdomain,
+        "TENANT_ID": result.tenant_id,
+        "AUTHORITY": f"{base}/{result.tenant_id}/",
+        "REDIRECT_URI": result.redirect_uri,
+        "POST_LOGOUT_REDIRECT_URI": result.post_logout_redirect_uri,
+        "GRAPH_ENDPOINT": f"{base}/v1.0",
+        "MFA_SCOPE": result.mfa_scope,
+        "CA_BUNDLE": str(Path(ca_bundle_path).resolve()),
+    }
+
+
+def read_env_keys(path: Path) -> set[str]:
+    if not Path(path).is_file():
+        return set()
+    keys = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        match = _ENV_LINE.match(line)
+        if match:
+            keys.add(match.group(1))
+    return keys
+
+
+def write_env_file(path: Path, result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> None:
+    """Set the emulator's keys in a .env file, keeping every other line as it was.
+
+    CLIENT_SECRET is only written when ``result`` carries a new secret.
+    """
+    path = Path(path)
+    values = {
+        key: value for key, value in env_values(result, emulator_base_url, ca_bundle_path).items() if value is not None
+    }
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    written: set[str] = set()
+    output: list[str] = []
+    for line in lines:
+        match = _ENV_LINE.match(line)
+        key = match.group(1) if match else None
+        if key in values:
+            if key not in written:
+                output.append(f"{key}={_quote(values[key])}")
+                written.add(key)
+            continue  # drop duplicates of keys we own
+        output.append(line)
+    output.extend(f"{key}={_quote(value)}" for key, value in values.items() if key not in written)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text("\n".join(output) + "\n", encoding="utf-8")
+    os.chmod(temp, 0o600)  # it holds a client secret
+    temp.replace(path)
+
+
+def _quote(value: str) -> str:
+    # Values are URLs, GUIDs, paths and secrets (with ~ . _ -); quote anything else defensively.
+    if re.fullmatch(r"[A-Za-z0-9_.~:/@+\-]*", value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

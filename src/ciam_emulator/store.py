@@ -1,0 +1,861 @@
+"""SQLite persistence of the emulated tenant.
+
+One connection per thread (the threaded server runs each request on its own thread; the
+Flask app closes it at teardown). WAL mode lets readers and the single writer overlap.
+Secrets (client secrets, codes, tokens, session cookies) are stored as SHA-256 hashes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ciam_emulator import passwords
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+AUTH_CODE_LIFETIME_SECONDS = 600
+AUTH_REQUEST_LIFETIME_SECONDS = 1800
+REFRESH_TOKEN_LIFETIME_SECONDS = 90 * 24 * 3600
+OTP_LIFETIME_SECONDS = 600
+OTP_MAX_ATTEMPTS = 5
+# Entra's smart lockout defaults: 10 failures lock the account for 60 seconds.
+LOCKOUT_THRESHOLD = 10
+LOCKOUT_SECONDS = 60
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY,
+    subdomain TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS apps (
+    app_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    display_name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    post_logout_redirect_uris TEXT NOT NULL,
+    exposed_scopes TEXT NOT NULL,
+    access_token_version INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (tenant_id, display_name)
+);
+CREATE TABLE IF NOT EXISTS client_secrets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL REFERENCES apps(app_id),
+    secret_hash TEXT NOT NULL,
+    hint TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    email TEXT NOT NULL COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    given_name TEXT,
+    surname TEXT,
+    mail TEXT,
+    job_title TEXT,
+    mobile_phone TEXT,
+    office_location TEXT,
+    preferred_language TEXT,
+    business_phones TEXT NOT NULL DEFAULT '[]',
+    password_salt BLOB NOT NULL,
+    password_hash BLOB NOT NULL,
+    mfa_email_confirmed INTEGER NOT NULL DEFAULT 0,
+    failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL NOT NULL DEFAULT 0,
+    refresh_tokens_valid_after REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    UNIQUE (tenant_id, email)
+);
+CREATE TABLE IF NOT EXISTS sso_sessions (
+    id TEXT PRIMARY KEY,
+    cookie_hash TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    auth_time REAL NOT NULL,
+    mfa_time REAL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS auth_requests (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    session_id TEXT,
+    login_done INTEGER NOT NULL DEFAULT 0,
+    signup_email TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS one_time_codes (
+    id TEXT PRIMARY KEY,
+    auth_request_id TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    email TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    consumed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS auth_codes (
+    code_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT,
+    code_challenge_method TEXT,
+    nonce TEXT,
+    scope TEXT NOT NULL,
+    claims TEXT,
+    session_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    auth_time REAL NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    redeemed_at REAL
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    auth_time REAL NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    to_address TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    code TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    sent_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ca_policies (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    target_app_id TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    UNIQUE (tenant_id, target_app_id)
+);
+"""
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    subdomain: str
+    display_name: str
+
+    @property
+    def domain(self) -> str:
+        return f"{self.subdomain}.onmicrosoft.com"
+
+
+@dataclass(frozen=True)
+class AppRegistration:
+    app_id: str
+    tenant_id: str
+    display_name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    exposed_scopes: list[str]
+    access_token_version: int
+
+    @property
+    def identifier_uri(self) -> str:
+        return f"api://{self.app_id}"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    tenant_id: str
+    email: str
+    display_name: str
+    given_name: str | None
+    surname: str | None
+    mail: str | None
+    job_title: str | None
+    mobile_phone: str | None
+    office_location: str | None
+    preferred_language: str | None
+    business_phones: list[str]
+    mfa_email_confirmed: bool
+    failed_sign_ins: int
+    locked_until: float
+    refresh_tokens_valid_after: float
+    password_salt: bytes = field(repr=False)
+    password_hash: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SsoSession:
+    id: str
+    tenant_id: str
+    user_id: str
+    auth_time: float
+    mfa_time: float | None
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """A validated /authorize request kept server-side while the user walks the hosted pages."""
+
+    id: str
+    tenant_id: str
+    client_id: str
+    params: dict[str, Any]
+    session_id: str | None
+    login_done: bool
+    signup_email: str | None
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class AuthCode:
+    tenant_id: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    nonce: str | None
+    scope: str
+    claims: str | None
+    session_id: str
+    user_id: str
+    auth_time: float
+    expires_at: float
+    redeemed_at: float | None
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    tenant_id: str
+    client_id: str
+    user_id: str
+    session_id: str
+    scope: str
+    auth_time: float
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    tenant_id: str
+    to: str
+    purpose: str
+    code: str
+    subject: str
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class ConditionalAccessPolicy:
+    id: str
+    tenant_id: str
+    display_name: str
+    target_app_id: str
+    enabled: bool
+
+
+class OneTimeCodeResult:
+    """Outcomes of checking a one-time code."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    MISSING = "missing"
+
+
+_USER_COLUMNS = (
+    "id, tenant_id, email, display_name, given_name, surname, mail, job_title, mobile_phone, "
+    "office_location, preferred_language, business_phones, mfa_email_confirmed, failed_sign_ins, "
+    "locked_until, refresh_tokens_valid_after, password_salt, password_hash"
+)
+
+# Graph property name -> users column, for the profile fields PATCH /me may change.
+USER_PROFILE_COLUMNS = {
+    "displayName": "display_name",
+    "givenName": "given_name",
+    "surname": "surname",
+    "mail": "mail",
+    "jobTitle": "job_title",
+    "mobilePhone": "mobile_phone",
+    "officeLocation": "office_location",
+    "preferredLanguage": "preferred_language",
+    "businessPhones": "business_phones",
+}
+
+
+class Store:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        first_time = not self.db_path.exists()
+        # executescript manages its own transaction; every statement is idempotent.
+        self.connection().executescript(_SCHEMA)
+        if first_time:
+            os.chmod(self.db_path, 0o600)
+
+    # --- connections -------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # autocommit mode: single statements commit at once, transaction() groups several.
+            conn = sqlite3.connect(self.db_path, timeout=10, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close_thread_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        return self.connection().execute(sql, params).fetchone()
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        return self.connection().execute(sql, params).rowcount
+
+    # --- tenants -----------------------------------------------------------------------
+
+    def create_tenant(self, subdomain: str, display_name: str) -> Tenant:
+        tenant = Tenant(id=new_guid(), subdomain=subdomain.lower(), display_name=display_name)
+        self._execute(
+            "INSERT INTO tenants (id, subdomain, display_name, created_at) VALUES (?, ?, ?, ?)",
+            (tenant.id, tenant.subdomain, tenant.display_name, time.time()),
+        )
+        return tenant
+
+    def find_tenant(self, segment: str) -> Tenant | None:
+        """Resolve a path's tenant segment: the tenant GUID or ``{subdomain}.onmicrosoft.com``."""
+        segment = segment.strip().lower()
+        row = self._one("SELECT * FROM tenants WHERE lower(id) = ?", (segment,))
+        if row is None and segment.endswith(".onmicrosoft.com"):
+            row = self._one("SELECT * FROM tenants WHERE subdomain = ?", (segment.removesuffix(".onmicrosoft.com"),))
+        return _tenant(row) if row else None
+
+    def find_tenant_by_subdomain(self, subdomain: str) -> Tenant | None:
+        row = self._one("SELECT * FROM tenants WHERE subdomain = ?", (subdomain.lower(),))
+        return _tenant(row) if row else None
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        row = self._one("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
+        if row is None:
+            raise KeyError(tenant_id)
+        return _tenant(row)
+
+    def list_tenants(self) -> list[Tenant]:
+        return [_tenant(row) for row in self.connection().execute("SELECT * FROM tenants ORDER BY created_at")]
+
+    # --- app registrations ---------------------------------------------------------------
+
+    def create_app(
+        self,
+        tenant_id: str,
+        display_name: str,
+        *,
+        redirect_uris: list[str] | None = None,
+        post_logout_redirect_uris: list[str] | None = None,
+        exposed_scopes: list[str] | None = None,
+        access_token_version: int = 2,
+    ) -> AppRegistration:
+        app = AppRegistration(
+            app_id=new_guid(),
+            tenant_id=tenant_id,
+            display_name=display_name,
+            redirect_uris=list(redirect_uris or []),
+            post_logout_redirect_uris=list(post_logout_redirect_uris or []),
+            exposed_scopes=list(exposed_scopes or []),
+            access_token_version=access_token_version,
+        )
+        self._execute(
+            "INSERT INTO apps (app_id, tenant_id, display_name, redirect_uris, post_logout_redirect_uris, "
+            "exposed_scopes, access_token_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                app.app_id,
+                tenant_id,
+                display_name,
+                json.dumps(app.redirect_uris),
+                json.dumps(app.post_logout_redirect_uris),
+                json.dumps(app.exposed_scopes),
+                access_token_version,
+                time.time(),
+            ),
+        )
+        return app
+
+    def update_app_uris(self, app_id: str, redirect_uris: list[str], post_logout_redirect_uris: list[str]) -> None:
+        self._execute(
+            "UPDATE apps SET redirect_uris = ?, post_logout_redirect_uris = ? WHERE app_id = ?",
+            (json.dumps(redirect_uris), json.dumps(post_logout_redirect_uris), app_id),
+        )
+
+    def find_app(self, tenant_id: str, app_id: str) -> AppRegistration | None:
+        row = self._one(
+            "SELECT * FROM apps WHERE tenant_id = ? AND lower(app_id) = ?", (tenant_id, app_id.strip().lower())
+        )
+        return _app(row) if row else None
+
+    def find_app_by_name(self, tenant_id: str, display_name: str) -> AppRegistration | None:
+        row = self._one("SELECT * FROM apps WHERE tenant_id = ? AND display_name = ?", (tenant_id, display_name))
+        return _app(row) if row else None
+
+    def add_client_secret(self, app_id: str) -> str:
+        """Create a new client secret and return its plaintext (the only time it exists)."""
+        # Same shape as Entra secrets (3 chars, "8Q~", 34 chars), including '~' and '.', which
+        # clients must URL-encode for client_secret_basic.
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-"
+        body = "".join(secrets.choice(alphabet) for _ in range(37))
+        secret = f"{body[:3]}8Q~{body[3:]}"
+        self._execute(
+            "INSERT INTO client_secrets (app_id, secret_hash, hint, created_at) VALUES (?, ?, ?, ?)",
+            (app_id, sha256_hex(secret), secret[:3], time.time()),
+        )
+        return secret
+
+    def client_secret_matches(self, app_id: str, secret: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM client_secrets WHERE app_id = ? AND secret_hash = ?", (app_id, sha256_hex(secret))
+        )
+        return row is not None
+
+    # --- users ---------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        tenant_id: str,
+        email: str,
+        password: str,
+        display_name: str,
+        *,
+        given_name: str | None = None,
+        surname: str | None = None,
+    ) -> User:
+        salt, password_hash = passwords.hash_password(password)
+        user_id = new_guid()
+        email = email.strip()
+        self._execute(
+            "INSERT INTO users (id, tenant_id, email, display_name, given_name, surname, mail, "
+            "password_salt, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, tenant_id, email, display_name, given_name, surname, email, salt, password_hash, time.time()),
+        )
+        user = self.get_user(user_id)
+        assert user is not None  # noqa: S101 - just inserted
+        return user
+
+    def get_user(self, user_id: str) -> User | None:
+        row = self._one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))  # noqa: S608
+        return _user(row) if row else None
+
+    def find_user_by_email(self, tenant_id: str, email: str) -> User | None:
+        row = self._one(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE tenant_id = ? AND email = ?",  # noqa: S608
+            (tenant_id, email.strip()),
+        )
+        return _user(row) if row else None
+
+    def record_failed_sign_in(self, user_id: str, now: float) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = ?", (user_id,))
+            conn.execute(
+                "UPDATE users SET locked_until = ?, failed_sign_ins = 0 WHERE id = ? AND failed_sign_ins >= ?",
+                (now + LOCKOUT_SECONDS, user_id, LOCKOUT_THRESHOLD),
+            )
+
+    def record_successful_sign_in(self, user_id: str) -> None:
+        self._execute("UPDATE users SET failed_sign_ins = 0, locked_until = 0 WHERE id = ?", (user_id,))
+
+    def set_mfa_email_confirmed(self, user_id: str) -> None:
+        self._execute("UPDATE users SET mfa_email_confirmed = 1 WHERE id = ?", (user_id,))
+
+    def update_user_profile(self, user_id: str, changes: dict[str, Any]) -> None:
+        """Apply Graph-named profile changes (keys of USER_PROFILE_COLUMNS)."""
+        if not changes:
+            return
+        assignments = []
+        values: list[Any] = []
+        for graph_name, value in changes.items():
+            column = USER_PROFILE_COLUMNS[graph_name]
+            assignments.append(f"{column} = ?")
+            values.append(json.dumps(value or []) if column == "business_phones" else value)
+        values.append(user_id)
+        self._execute(f"UPDATE users SET {', '.join(assignments)} WHERE id = ?", tuple(values))  # noqa: S608
+
+    def revoke_refresh_tokens(self, user_id: str, now: float) -> None:
+        """Invalidate every refresh token issued to the user so far (like revokeSignInSessions)."""
+        self._execute("UPDATE users SET refresh_tokens_valid_after = ? WHERE id = ?", (now, user_id))
+
+    # --- SSO sessions --------------------------------------------------------------------
+
+    def create_sso_session(self, tenant_id: str, user_id: str, now: float) -> tuple[SsoSession, str]:
+        """Return the session and the cookie value that refers to it."""
+        cookie_value = secrets.token_urlsafe(32)
+        session = SsoSession(id=new_guid(), tenant_id=tenant_id, user_id=user_id, auth_time=now, mfa_time=None)
+        self._execute(
+            "INSERT INTO sso_sessions (id, cookie_hash, tenant_id, user_id, auth_time, mfa_time, created_at) "
+            "VALUES (?, ?, ?, ?, ?, NULL, ?)",
+            (session.id, sha256_hex(cookie_value), tenant_id, user_id, now, now),
+        )
+        return session, cookie_value
+
+    def find_sso_session_by_cookie(self, cookie_value: str) -> SsoSession | None:
+        row = self._one("SELECT * FROM sso_sessions WHERE cookie_hash = ?", (sha256_hex(cookie_value),))
+        return _session(row) if row else None
+
+    def get_sso_session(self, session_id: str) -> SsoSession | None:
+        row = self._one("SELECT * FROM sso_sessions WHERE id = ?", (session_id,))
+        return _session(row) if row else None
+
+    def record_mfa(self, session_id: str, now: float) -> None:
+        self._execute("UPDATE sso_sessions SET mfa_time = ? WHERE id = ?", (now, session_id))
+
+    def delete_sso_session(self, session_id: str) -> None:
+        self._execute("DELETE FROM sso_sessions WHERE id = ?", (session_id,))
+
+    # --- authorization requests -----------------------------------------------------------
+
+    def create_auth_request(
+        self, tenant_id: str, client_id: str, params: dict[str, Any], session_id: str | None, now: float
+    ) -> AuthRequest:
+        request_id = secrets.token_urlsafe(24)
+        self._execute(
+            "INSERT INTO auth_requests (id, tenant_id, client_id, params, session_id, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                request_id,
+                tenant_id,
+                client_id,
+                json.dumps(params),
+                session_id,
+                now,
+                now + AUTH_REQUEST_LIFETIME_SECONDS,
+            ),
+        )
+        found = self.get_auth_request(request_id)
+        assert found is not None  # noqa: S101 - just inserted
+        return found
+
+    def get_auth_request(self, request_id: str) -> AuthRequest | None:
+        row = self._one("SELECT * FROM auth_requests WHERE id = ?", (request_id,))
+        if row is None:
+            return None
+        return AuthRequest(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            client_id=row["client_id"],
+            params=json.loads(row["params"]),
+            session_id=row["session_id"],
+            login_done=bool(row["login_done"]),
+            signup_email=row["signup_email"],
+            expires_at=row["expires_at"],
+        )
+
+    def mark_auth_request_signed_in(self, request_id: str, session_id: str) -> None:
+        self._execute("UPDATE auth_requests SET session_id = ?, login_done = 1 WHERE id = ?", (session_id, request_id))
+
+    def set_auth_request_signup_email(self, request_id: str, email: str) -> None:
+        self._execute("UPDATE auth_requests SET signup_email = ? WHERE id = ?", (email, request_id))
+
+    def delete_auth_request(self, request_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM auth_requests WHERE id = ?", (request_id,))
+            conn.execute("DELETE FROM one_time_codes WHERE auth_request_id = ?", (request_id,))
+
+    # --- one-time codes (sign-up verification, MFA) ---------------------------------------
+
+    def issue_one_time_code(self, auth_request_id: str, purpose: str, email: str, now: float) -> str:
+        """Create a fresh 8-digit code, replacing earlier ones for the same request and purpose."""
+        code = f"{secrets.randbelow(10**8):08d}"
+        code_id = new_guid()
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM one_time_codes WHERE auth_request_id = ? AND purpose = ?", (auth_request_id, purpose)
+            )
+            conn.execute(
+                "INSERT INTO one_time_codes (id, auth_request_id, purpose, email, code_hash, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (code_id, auth_request_id, purpose, email, sha256_hex(f"{code_id}:{code}"), now + OTP_LIFETIME_SECONDS),
+            )
+        return code
+
+    def check_one_time_code(self, auth_request_id: str, purpose: str, email: str, code: str, now: float) -> str:
+        """Check a code; returns a OneTimeCodeResult value. A correct code is consumed."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM one_time_codes WHERE auth_request_id = ? AND purpose = ? AND consumed = 0",
+                (auth_request_id, purpose),
+            ).fetchone()
+            if row is None or row["email"].lower() != email.lower():
+                return OneTimeCodeResult.MISSING
+            if row["attempts"] >= OTP_MAX_ATTEMPTS:
+                return OneTimeCodeResult.TOO_MANY_ATTEMPTS
+            if row["expires_at"] <= now:
+                return OneTimeCodeResult.EXPIRED
+            if sha256_hex(f"{row['id']}:{code.strip()}") != row["code_hash"]:
+                conn.execute("UPDATE one_time_codes SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
+                if row["attempts"] + 1 >= OTP_MAX_ATTEMPTS:
+                    return OneTimeCodeResult.TOO_MANY_ATTEMPTS
+                return OneTimeCodeResult.WRONG
+            conn.execute("UPDATE one_time_codes SET consumed = 1 WHERE id = ?", (row["id"],))
+            return OneTimeCodeResult.OK
+
+    # --- authorization codes ---------------------------------------------------------------
+
+    def create_auth_code(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        redirect_uri: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        nonce: str | None,
+        scope: str,
+        claims: str | None,
+        session_id: str,
+        user_id: str,
+        auth_time: float,
+        now: float,
+    ) -> str:
+        code = secrets.token_urlsafe(48)
+        self._execute(
+            "INSERT INTO auth_codes (code_hash, tenant_id, client_id, redirect_uri, code_challenge, "
+            "code_challenge_method, nonce, scope, claims, session_id, user_id, auth_time, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sha256_hex(code),
+                tenant_id,
+                client_id,
+                redirect_uri,
+                code_challenge,
+                code_challenge_method,
+                nonce,
+                scope,
+                claims,
+                session_id,
+                user_id,
+                auth_time,
+                now,
+                now + AUTH_CODE_LIFETIME_SECONDS,
+            ),
+        )
+        return code
+
+    def find_auth_code(self, code: str) -> AuthCode | None:
+        row = self._one("SELECT * FROM auth_codes WHERE code_hash = ?", (sha256_hex(code),))
+        if row is None:
+            return None
+        return AuthCode(**{name: row[name] for name in AuthCode.__dataclass_fields__})
+
+    def redeem_auth_code(self, code: str, now: float) -> bool:
+        """Mark the code used; False if somebody else redeemed it first (single use)."""
+        changed = self._execute(
+            "UPDATE auth_codes SET redeemed_at = ? WHERE code_hash = ? AND redeemed_at IS NULL",
+            (now, sha256_hex(code)),
+        )
+        return changed == 1
+
+    def expire_auth_codes_for_tests(self, now: float) -> None:
+        """Make every outstanding code expired (used by tests of AADSTS70008)."""
+        self._execute("UPDATE auth_codes SET expires_at = ? WHERE redeemed_at IS NULL", (now - 1,))
+
+    # --- refresh tokens ----------------------------------------------------------------------
+
+    def create_refresh_token(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        user_id: str,
+        session_id: str,
+        scope: str,
+        auth_time: float,
+        now: float,
+    ) -> str:
+        token = secrets.token_urlsafe(64)
+        self._execute(
+            "INSERT INTO refresh_tokens (token_hash, tenant_id, client_id, user_id, session_id, scope, auth_time, "
+            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sha256_hex(token),
+                tenant_id,
+                client_id,
+                user_id,
+                session_id,
+                scope,
+                auth_time,
+                now,
+                now + REFRESH_TOKEN_LIFETIME_SECONDS,
+            ),
+        )
+        return token
+
+    def find_refresh_token(self, token: str) -> RefreshToken | None:
+        row = self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", (sha256_hex(token),))
+        if row is None:
+            return None
+        return RefreshToken(**{name: row[name] for name in RefreshToken.__dataclass_fields__})
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    def add_outbox_message(self, tenant_id: str, to: str, purpose: str, code: str, subject: str, now: float) -> int:
+        cursor = self.connection().execute(
+            "INSERT INTO outbox (tenant_id, to_address, purpose, code, subject, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant_id, to, purpose, code, subject, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def list_outbox(self, to: str | None = None) -> list[OutboxMessage]:
+        if to:
+            rows = self.connection().execute(
+                "SELECT * FROM outbox WHERE to_address = ? COLLATE NOCASE ORDER BY id DESC", (to.strip(),)
+            )
+        else:
+            rows = self.connection().execute("SELECT * FROM outbox ORDER BY id DESC")
+        return [
+            OutboxMessage(
+                id=row["id"],
+                tenant_id=row["tenant_id"],
+                to=row["to_address"],
+                purpose=row["purpose"],
+                code=row["code"],
+                subject=row["subject"],
+                sent_at=row["sent_at"],
+            )
+            for row in rows
+        ]
+
+    # --- conditional access ------------------------------------------------------------------------
+
+    def upsert_ca_policy(self, tenant_id: str, display_name: str, target_app_id: str, enabled: bool) -> None:
+        self._execute(
+            "INSERT INTO ca_policies (id, tenant_id, display_name, target_app_id, enabled) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant_id, target_app_id) DO NOTHING",
+            (new_guid(), tenant_id, display_name, target_app_id, int(enabled)),
+        )
+
+    def ca_policy_for_app(self, tenant_id: str, app_id: str) -> ConditionalAccessPolicy | None:
+        row = self._one("SELECT * FROM ca_policies WHERE tenant_id = ? AND target_app_id = ?", (tenant_id, app_id))
+        if row is None:
+            return None
+        return ConditionalAccessPolicy(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            display_name=row["display_name"],
+            target_app_id=row["target_app_id"],
+            enabled=bool(row["enabled"]),
+        )
+
+    def list_ca_policies(self, tenant_id: str) -> list[ConditionalAccessPolicy]:
+        rows = self.connection().execute("SELECT * FROM ca_policies WHERE tenant_id = ?", (tenant_id,))
+        return [
+            ConditionalAccessPolicy(
+                id=row["id"],
+                tenant_id=row["tenant_id"],
+                display_name=row["display_name"],
+                target_app_id=row["target_app_id"],
+                enabled=bool(row["enabled"]),
+            )
+            for row in rows
+        ]
+
+    def set_all_ca_policies_enabled(self, enabled: bool) -> None:
+        self._execute("UPDATE ca_policies SET enabled = ?", (int(enabled),))
+
+
+def _tenant(row: sqlite3.Row) -> Tenant:
+    return Tenant(id=row["id"], subdomain=row["subdomain"], display_name=row["display_name"])
+
+
+def _app(row: sqlite3.Row) -> AppRegistration:
+    return AppRegistration(
+        app_id=row["app_id"],
+        tenant_id=row["tenant_id"],
+        display_name=row["display_name"],
+        redirect_uris=json.loads(row["redirect_uris"]),
+        post_logout_redirect_uris=json.loads(row["post_logout_redirect_uris"]),
+        exposed_scopes=json.loads(row["exposed_scopes"]),
+        access_token_version=row["access_token_version"],
+    )
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        given_name=row["given_name"],
+        surname=row["surname"],
+        mail=row["mail"],
+        job_title=row["job_title"],
+        mobile_phone=row["mobile_phone"],
+        office_location=row["office_location"],
+        preferred_language=row["preferred_language"],
+        business_phones=json.loads(row["business_phones"] or "[]"),
+        mfa_email_confirmed=bool(row["mfa_email_confirmed"]),
+        failed_sign_ins=row["failed_sign_ins"],
+        locked_until=row["locked_until"],
+        refresh_tokens_valid_after=row["refresh_tokens_valid_after"],
+        password_salt=row["password_salt"],
+        password_hash=row["password_hash"],
+    )
+
+
+def _session(row: sqlite3.Row) -> SsoSession:
+    return SsoSession(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        auth_time=row["auth_time"],
+        mfa_time=row["mfa_time"],
+    )

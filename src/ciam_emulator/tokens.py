@@ -1,0 +1,266 @@
+"""Building, signing and checking the JWTs the emulated tenant issues."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from ciam_emulator.errors import TokenValidationError
+from ciam_emulator.keys import KeyRing, SigningKey, b64url
+from ciam_emulator.scopes import ScopeRequest
+from ciam_emulator.store import GRAPH_APP_ID, SsoSession, Tenant, User
+
+TOKEN_LIFETIME_SECONDS = 3600
+GRAPH_AUDIENCES = (GRAPH_APP_ID, "https://graph.microsoft.com")
+
+# Misbehaviour cases that tamper with the next ID token (the others affect the callback).
+ID_TOKEN_MISBEHAVIOURS = frozenset(
+    {
+        "alg_none",
+        "hs256_public_key",
+        "bad_signature",
+        "unknown_kid",
+        "wrong_iss",
+        "wrong_aud",
+        "multi_aud_no_azp",
+        "expired",
+        "nbf_future",
+        "iat_future",
+        "missing_nonce",
+        "wrong_nonce",
+        "wrong_tid",
+    }
+)
+CALLBACK_MISBEHAVIOURS = frozenset(
+    {"wrong_state", "missing_state", "error_access_denied", "error_interaction_required", "error_server_error"}
+)
+
+
+def v2_issuer(base_url: str, tenant_id: str) -> str:
+    return f"{base_url}/{tenant_id}/v2.0"
+
+
+def v1_issuer(tenant_id: str) -> str:
+    return f"https://sts.windows.net/{tenant_id}/"
+
+
+def pairwise_subject(user_id: str, audience_app_id: str) -> str:
+    """A stable per-application subject, like Entra's ``sub`` (43 base64url characters)."""
+    return b64url(hashlib.sha256(f"{user_id}|{audience_app_id}".encode()).digest())
+
+
+def client_info(user_id: str, tenant_id: str) -> str:
+    payload = json.dumps({"uid": user_id, "utid": tenant_id}, separators=(",", ":")).encode()
+    return b64url(payload)
+
+
+def _opaque(length: int = 24) -> str:
+    return secrets.token_urlsafe(length)
+
+
+def sign(claims: dict[str, Any], key: SigningKey) -> str:
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"typ": "JWT", "kid": key.kid})
+
+
+@dataclass(frozen=True)
+class TokenContext:
+    """Everything needed to mint tokens for one grant."""
+
+    base_url: str
+    tenant: Tenant
+    client_id: str
+    user: User
+    session: SsoSession | None
+    session_id: str
+    auth_time: float
+    now: int
+
+
+def id_token_claims(ctx: TokenContext, nonce: str | None) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "aud": ctx.client_id,
+        "iss": v2_issuer(ctx.base_url, ctx.tenant.id),
+        "iat": ctx.now,
+        "nbf": ctx.now,
+        "exp": ctx.now + TOKEN_LIFETIME_SECONDS,
+        "aio": _opaque(),
+        "auth_time": int(ctx.auth_time),
+        "name": ctx.user.display_name,
+        "oid": ctx.user.id,
+        "preferred_username": ctx.user.email,
+        "rh": f"1.{_opaque(30)}.",
+        "sid": ctx.session_id,
+        "sub": pairwise_subject(ctx.user.id, ctx.client_id),
+        "tid": ctx.tenant.id,
+        "uti": _opaque(16),
+        "ver": "2.0",
+    }
+    if nonce is not None:
+        claims["nonce"] = nonce
+    return claims
+
+
+def graph_access_token_claims(ctx: TokenContext, scopes: ScopeRequest, *, app_display_name: str) -> dict[str, Any]:
+    """A v1.0 access token for Microsoft Graph, as Entra issues them to any client."""
+    amr = ["pwd"] + (["mfa"] if ctx.session and ctx.session.mfa_time else [])
+    scp = list(scopes.resource_scopes) + [s for s in ("openid", "profile", "email") if s in scopes.oidc_scopes]
+    return {
+        "aud": GRAPH_APP_ID,
+        "iss": v1_issuer(ctx.tenant.id),
+        "iat": ctx.now,
+        "nbf": ctx.now,
+        "exp": ctx.now + TOKEN_LIFETIME_SECONDS,
+        "acct": 0,
+        "acr": "1",
+        "aio": _opaque(),
+        "amr": amr,
+        "app_displayname": app_display_name,
+        "appid": ctx.client_id,
+        "appidacr": "1",
+        "idtyp": "user",
+        "name": ctx.user.display_name,
+        "oid": ctx.user.id,
+        "rh": f"1.{_opaque(30)}.",
+        "scp": " ".join(scp),
+        "sid": ctx.session_id,
+        "sub": pairwise_subject(ctx.user.id, GRAPH_APP_ID),
+        "tid": ctx.tenant.id,
+        "unique_name": ctx.user.email,
+        "uti": _opaque(16),
+        "ver": "1.0",
+    }
+
+
+def api_access_token_claims(ctx: TokenContext, scopes: ScopeRequest) -> dict[str, Any]:
+    """A v2.0 access token for one of the tenant's own APIs (accessTokenAcceptedVersion 2)."""
+    assert scopes.api is not None  # noqa: S101 - callers route Graph elsewhere
+    return {
+        "aud": scopes.api.app_id,
+        "iss": v2_issuer(ctx.base_url, ctx.tenant.id),
+        "iat": ctx.now,
+        "nbf": ctx.now,
+        "exp": ctx.now + TOKEN_LIFETIME_SECONDS,
+        "aio": _opaque(),
+        "azp": ctx.client_id,
+        "azpacr": "1",
+        "name": ctx.user.display_name,
+        "oid": ctx.user.id,
+        "preferred_username": ctx.user.email,
+        "rh": f"1.{_opaque(30)}.",
+        "scp": " ".join(scopes.resource_scopes),
+        "sid": ctx.session_id,
+        "sub": pairwise_subject(ctx.user.id, scopes.api.app_id),
+        "tid": ctx.tenant.id,
+        "uti": _opaque(16),
+        "ver": "2.0",
+    }
+
+
+def sign_id_token(claims: dict[str, Any], keys: KeyRing, misbehaviour: str | None) -> str:
+    """Sign the ID token, applying a one-shot test misbehaviour if one is pending."""
+    key = keys.active()
+    claims = dict(claims)
+    if misbehaviour == "wrong_iss":
+        claims["iss"] = f"https://login.example.invalid/{uuid.uuid4()}/v2.0"
+    elif misbehaviour == "wrong_aud":
+        claims["aud"] = str(uuid.uuid4())
+    elif misbehaviour == "multi_aud_no_azp":
+        claims["aud"] = [claims["aud"], str(uuid.uuid4())]
+        claims.pop("azp", None)
+    elif misbehaviour == "expired":
+        claims.update(iat=claims["iat"] - 7200, nbf=claims["nbf"] - 7200, exp=claims["iat"] - 3600)
+    elif misbehaviour == "nbf_future":
+        claims["nbf"] = claims["iat"] + 3600
+    elif misbehaviour == "iat_future":
+        claims["iat"] = claims["iat"] + 3600
+    elif misbehaviour == "missing_nonce":
+        claims.pop("nonce", None)
+    elif misbehaviour == "wrong_nonce":
+        claims["nonce"] = hashlib.sha256(secrets.token_bytes(16)).hexdigest()
+    elif misbehaviour == "wrong_tid":
+        claims["tid"] = str(uuid.uuid4())
+
+    if misbehaviour == "alg_none":
+        return _unsigned_jwt({"typ": "JWT", "alg": "none", "kid": key.kid}, claims)
+    if misbehaviour == "hs256_public_key":
+        # The classic key-confusion attack: HMAC keyed with the published RSA public key.
+        header = {"typ": "JWT", "alg": "HS256", "kid": key.kid}
+        signing_input = _signing_input(header, claims)
+        mac = hmac.new(key.public_pem(), signing_input.encode("ascii"), hashlib.sha256).digest()
+        return f"{signing_input}.{b64url(mac)}"
+    if misbehaviour == "unknown_kid":
+        return sign(claims, keys.unpublished)
+    token = sign(claims, key)
+    if misbehaviour == "bad_signature":
+        head, body, signature = token.split(".")
+        raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+        raw[len(raw) // 2] ^= 0xFF
+        token = f"{head}.{body}.{b64url(bytes(raw))}"
+    return token
+
+
+def _signing_input(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+    return f"{part(header)}.{part(claims)}"
+
+
+def _unsigned_jwt(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return f"{_signing_input(header, claims)}."
+
+
+def verify_emulator_token(
+    token: str,
+    keys: KeyRing,
+    *,
+    audiences: tuple[str, ...] | None,
+    issuer: str | None,
+    verify_lifetime: bool = True,
+    leeway_seconds: int = 300,
+) -> dict[str, Any]:
+    """Check a token the emulator issued: RS256, a published kid, issuer, audience, lifetime."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenValidationError("The token is malformed.") from exc
+    if header.get("alg") != "RS256":
+        raise TokenValidationError("The token is not signed with RS256.")
+    key = keys.find_published(str(header.get("kid", "")))
+    if key is None:
+        raise TokenValidationError("The token is signed by an unknown key.")
+    try:
+        return jwt.decode(
+            token,
+            key.public_key,
+            algorithms=["RS256"],
+            audience=list(audiences) if audiences else None,
+            issuer=issuer,
+            leeway=leeway_seconds,
+            options={
+                "verify_aud": audiences is not None,
+                "verify_iss": issuer is not None,
+                "verify_exp": verify_lifetime,
+                "verify_nbf": verify_lifetime,
+                "verify_iat": False,
+                "require": ["exp", "iat"],
+            },
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenValidationError("Lifetime validation failed, the token is expired.") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenValidationError("Lifetime validation failed, the token is not yet valid.") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise TokenValidationError("Invalid audience.") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenValidationError("Invalid issuer.") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenValidationError("Signature validation failed.") from exc

@@ -1,0 +1,189 @@
+"""Test controls under /_emulator/control/ (registered only when test_controls is on)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from ciam_emulator.controls import MISBEHAVIOUR_CASES, InjectedResponse
+from ciam_emulator.errors import EmulatorError
+from ciam_emulator.graph import user_resource
+from ciam_emulator.hosted_flows import is_valid_email
+from ciam_emulator.passwords import password_policy_problem
+from ciam_emulator.web.common import emulator
+
+blueprint = Blueprint("control", __name__, url_prefix="/_emulator/control")
+
+
+class ControlRequestError(EmulatorError):
+    """A malformed test-control request (answered with 400 and a message)."""
+
+
+@blueprint.errorhandler(ControlRequestError)
+def _bad_control_request(error: ControlRequestError) -> tuple[Response, int]:
+    return jsonify({"error": str(error)}), 400
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ControlRequestError("send a JSON object")
+    return body
+
+
+def _responses(body: dict[str, Any]) -> list[InjectedResponse]:
+    items = body.get("responses")
+    if not isinstance(items, list):
+        raise ControlRequestError("'responses' must be a list")
+    try:
+        return [InjectedResponse.from_json(item) for item in items]
+    except ValueError as problem:
+        raise ControlRequestError(str(problem)) from problem
+
+
+def _only_tenant_id() -> str:
+    tenants = emulator().store.list_tenants()
+    if not tenants:
+        raise ControlRequestError("no tenant: seed the emulator first")
+    tenant_segment = request.args.get("tenant")
+    if tenant_segment:
+        found = emulator().store.find_tenant(tenant_segment)
+        if found is None:
+            raise ControlRequestError("unknown tenant")
+        return found.id
+    return tenants[0].id
+
+
+@blueprint.get("/stats")
+def stats() -> Response:
+    return jsonify(emulator().controls.stats())
+
+
+@blueprint.post("/stats/reset")
+def reset_stats() -> Response:
+    emulator().controls.reset_stats()
+    return jsonify(emulator().controls.stats())
+
+
+@blueprint.post("/policy")
+def policy() -> Response:
+    body = _json_object()
+    enabled = body.get("require_mfa_for_mfa_app")
+    if not isinstance(enabled, bool):
+        raise ControlRequestError("'require_mfa_for_mfa_app' must be true or false")
+    emulator().store.set_all_ca_policies_enabled(enabled)
+    return jsonify({"require_mfa_for_mfa_app": enabled})
+
+
+@blueprint.post("/keys/rotate")
+def rotate_keys() -> Response:
+    key = emulator().keys.rotate()
+    return jsonify({"active_kid": key.kid, "published_kids": [k.kid for k in emulator().keys.published]})
+
+
+@blueprint.post("/keys/unpublished")
+def sign_with_unpublished_key() -> Response:
+    key = emulator().keys.sign_with_unpublished()
+    return jsonify({"active_kid": key.kid, "published_kids": [k.kid for k in emulator().keys.published]})
+
+
+@blueprint.post("/graph/faults")
+def set_graph_faults() -> Response:
+    responses = _responses(_json_object())
+    emulator().controls.set_graph_faults(responses)
+    return jsonify({"queued": len(responses)})
+
+
+@blueprint.delete("/graph/faults")
+def clear_graph_faults() -> Response:
+    emulator().controls.set_graph_faults([])
+    return jsonify({"queued": 0})
+
+
+@blueprint.post("/token/faults")
+def set_token_faults() -> Response:
+    responses = _responses(_json_object())
+    emulator().controls.set_token_faults(responses)
+    return jsonify({"queued": len(responses)})
+
+
+@blueprint.delete("/token/faults")
+def clear_token_faults() -> Response:
+    emulator().controls.set_token_faults([])
+    return jsonify({"queued": 0})
+
+
+@blueprint.post("/token/lifetime")
+def set_token_lifetime() -> Response:
+    body = _json_object()
+    seconds = body.get("access_token_seconds")
+    if seconds is not None and (not isinstance(seconds, int) or not 1 <= seconds <= 86400):
+        raise ControlRequestError("'access_token_seconds' must be an integer from 1 to 86400, or null")
+    emulator().controls.access_token_lifetime_seconds = seconds
+    return jsonify({"access_token_seconds": seconds})
+
+
+@blueprint.post("/refresh-tokens/revoke")
+def revoke_refresh_tokens() -> Response:
+    body = _json_object()
+    user = emulator().store.find_user_by_email(_only_tenant_id(), str(body.get("email", "")))
+    if user is None:
+        raise ControlRequestError("unknown user")
+    emulator().store.revoke_refresh_tokens(user.id, emulator().now())
+    return jsonify({"revoked": user.email})
+
+
+@blueprint.post("/auth-codes/expire")
+def expire_auth_codes() -> Response:
+    emulator().store.expire_auth_codes_for_tests(emulator().now())
+    return jsonify({"expired": True})
+
+
+@blueprint.post("/misbehave")
+def misbehave() -> Response:
+    case = _json_object().get("case")
+    if case not in MISBEHAVIOUR_CASES:
+        raise ControlRequestError(f"'case' must be one of: {', '.join(sorted(MISBEHAVIOUR_CASES))}")
+    emulator().controls.set_misbehaviour(case)
+    return jsonify({"case": case})
+
+
+@blueprint.delete("/misbehave")
+def clear_misbehaviour() -> Response:
+    emulator().controls.set_misbehaviour(None)
+    return jsonify({"case": None})
+
+
+@blueprint.post("/users")
+def create_user() -> tuple[Response, int]:
+    body = _json_object()
+    email, password, display_name = (str(body.get(k) or "") for k in ("email", "password", "display_name"))
+    if not is_valid_email(email):
+        raise ControlRequestError("'email' must be an email address")
+    problem = password_policy_problem(password)
+    if problem:
+        raise ControlRequestError(problem)
+    if not display_name.strip():
+        raise ControlRequestError("'display_name' is required")
+    tenant_id = _only_tenant_id()
+    if emulator().store.find_user_by_email(tenant_id, email) is not None:
+        raise ControlRequestError("a user with this email already exists")
+    user = emulator().store.create_user(tenant_id, email, password, display_name.strip())
+    return jsonify(_user_json(user)), 201
+
+
+@blueprint.get("/users/<email>")
+def get_user(email: str) -> tuple[Response, int]:
+    user = emulator().store.find_user_by_email(_only_tenant_id(), email)
+    if user is None:
+        return jsonify({"error": "unknown user"}), 404
+    return jsonify(_user_json(user)), 200
+
+
+def _user_json(user: Any) -> dict[str, Any]:
+    resource = user_resource(emulator(), user)
+    resource.pop("@odata.context", None)
+    resource["email"] = user.email
+    resource["mfaEmailConfirmed"] = user.mfa_email_confirmed
+    return resource

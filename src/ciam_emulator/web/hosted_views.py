@@ -1,0 +1,192 @@
+"""The hosted user-flow pages: sign-in, sign-up with an emailed code, email-OTP MFA."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from ciam_emulator import authorize as authz
+from ciam_emulator import hosted_flows
+from ciam_emulator.hosted_flows import FlowError, SignedIn
+from ciam_emulator.store import AuthRequest, Tenant
+from ciam_emulator.web.common import SSO_COOKIE_NAME, emulator, error_page, html_page, resolve_tenant
+
+blueprint = Blueprint("hosted", __name__)
+
+
+def deliver_callback(callback: authz.Callback) -> Response:
+    if callback.response_mode == "form_post":
+        return html_page("form_post.html", callback=callback)
+    return redirect(callback.url(), code=302)
+
+
+def respond_to_step(auth_request: AuthRequest, step: authz.Step, signed_in: SignedIn | None = None) -> Response:
+    """Send the browser to the page for ``step`` (or back to the client), setting the SSO cookie."""
+    emu = emulator()
+    tenant = auth_request.tenant_id
+    if step.kind == "callback":
+        assert step.callback is not None  # noqa: S101 - a callback step always carries one
+        response = deliver_callback(step.callback)
+    elif step.kind == "mfa_code":
+        session_user = authz.session_for_request(emu, auth_request)
+        assert session_user is not None  # noqa: S101 - MFA is only asked after sign-in
+        hosted_flows.send_code(emu, auth_request, hosted_flows.PURPOSE_MFA, session_user[1].email)
+        response = redirect(url_for("hosted.mfa_code", tenant=tenant, req=auth_request.id), code=302)
+    else:
+        endpoint = {"signin": "hosted.sign_in", "signup": "hosted.sign_up", "mfa_confirm": "hosted.mfa_confirm"}
+        response = redirect(url_for(endpoint[step.kind], tenant=tenant, req=auth_request.id), code=302)
+    if signed_in is not None:
+        response.set_cookie(
+            SSO_COOKIE_NAME,
+            signed_in.cookie_value,
+            httponly=True,
+            secure=emu.base_url.startswith("https://"),
+            samesite="Lax",
+            path="/",
+        )
+    return response
+
+
+def clear_sso_cookie(response: Response) -> None:
+    response.delete_cookie(
+        SSO_COOKIE_NAME, path="/", httponly=True, secure=emulator().base_url.startswith("https://"), samesite="Lax"
+    )
+
+
+class _ExpiredRequest(Exception):
+    """The authorization request behind a hosted page is unknown or too old."""
+
+
+def _load(tenant_segment: str) -> tuple[Tenant, AuthRequest]:
+    tenant = resolve_tenant(tenant_segment)
+    request_id = request.values.get("req", "")
+    auth_request = emulator().store.get_auth_request(request_id) if request_id else None
+    if auth_request is None or auth_request.tenant_id != tenant.id or auth_request.expires_at <= emulator().now():
+        raise _ExpiredRequest
+    return tenant, auth_request
+
+
+@blueprint.errorhandler(_ExpiredRequest)
+def _expired(_: _ExpiredRequest) -> Response:
+    return error_page(
+        "Sign-in session expired",
+        "This sign-in attempt is no longer valid. Go back to the application and sign in again.",
+        code=50089,
+    )
+
+
+def _page(template: str, tenant: Tenant, auth_request: AuthRequest, status: int = 200, **context: object) -> Response:
+    app = emulator().store.find_app(tenant.id, auth_request.client_id)
+    return html_page(
+        template,
+        status=status,
+        tenant=tenant,
+        req=auth_request.id,
+        app_name=app.display_name if app else "",
+        **context,
+    )
+
+
+@blueprint.route("/<tenant>/login/signin", methods=["GET", "POST"])
+def sign_in(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    email = auth_request.params.get("login_hint") or ""
+    if request.method == "POST":
+        email = request.form.get("email", "")
+        try:
+            signed_in = hosted_flows.sign_in(emulator(), auth_request, email, request.form.get("password", ""))
+        except FlowError as problem:
+            return _page("signin.html", found, auth_request, status=400, email=email, error=str(problem))
+        return _continue(auth_request.id, signed_in)
+    return _page("signin.html", found, auth_request, email=email, error=None)
+
+
+def _continue(request_id: str, signed_in: SignedIn | None = None) -> Response:
+    auth_request = emulator().store.get_auth_request(request_id)
+    if auth_request is None:
+        raise _ExpiredRequest
+    return respond_to_step(auth_request, authz.next_step(emulator(), auth_request), signed_in)
+
+
+@blueprint.route("/<tenant>/login/signup", methods=["GET", "POST"])
+def sign_up(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    email = auth_request.signup_email or auth_request.params.get("login_hint") or ""
+    if request.method == "POST":
+        email = request.form.get("email", "")
+        try:
+            hosted_flows.start_sign_up(emulator(), auth_request, email)
+        except FlowError as problem:
+            return _page("signup.html", found, auth_request, status=400, email=email, error=str(problem))
+        return redirect(url_for("hosted.sign_up_verify", tenant=found.id, req=auth_request.id), code=303)
+    return _page("signup.html", found, auth_request, email=email, error=None)
+
+
+@blueprint.route("/<tenant>/login/signup/verify", methods=["GET", "POST"])
+def sign_up_verify(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    if not auth_request.signup_email:
+        return redirect(url_for("hosted.sign_up", tenant=found.id, req=auth_request.id), code=303)
+    context = {"email": auth_request.signup_email, "display_name": "", "error": None, "notice": None}
+    if request.method == "POST":
+        context["display_name"] = request.form.get("display_name", "")
+        if request.form.get("action") == "resend":
+            hosted_flows.send_code(emulator(), auth_request, hosted_flows.PURPOSE_SIGNUP, auth_request.signup_email)
+            context["notice"] = "We sent a new code to your email address."
+            return _page("signup_verify.html", found, auth_request, **context)
+        try:
+            signed_in = hosted_flows.finish_sign_up(
+                emulator(),
+                auth_request,
+                code=request.form.get("code", ""),
+                display_name=request.form.get("display_name", ""),
+                password=request.form.get("password", ""),
+                password_confirmation=request.form.get("password_confirmation", ""),
+            )
+        except FlowError as problem:
+            context["error"] = str(problem)
+            return _page("signup_verify.html", found, auth_request, status=400, **context)
+        return _continue(auth_request.id, signed_in)
+    return _page("signup_verify.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/mfa", methods=["GET", "POST"])
+def mfa_confirm(tenant: str) -> Response:
+    """First MFA for a user: confirm the email address that will receive MFA codes."""
+    found, auth_request = _load(tenant)
+    session_user = authz.session_for_request(emulator(), auth_request)
+    if session_user is None:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    user = session_user[1]
+    if request.method == "POST":
+        hosted_flows.send_code(emulator(), auth_request, hosted_flows.PURPOSE_MFA, user.email)
+        return redirect(url_for("hosted.mfa_code", tenant=found.id, req=auth_request.id), code=303)
+    return _page("mfa_confirm.html", found, auth_request, email=user.email)
+
+
+@blueprint.route("/<tenant>/login/mfa/code", methods=["GET", "POST"])
+def mfa_code(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    session_user = authz.session_for_request(emulator(), auth_request)
+    if session_user is None:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    session, user = session_user
+    context: dict[str, object] = {"email": user.email, "error": None, "notice": None}
+    if request.method == "POST":
+        if request.form.get("action") == "resend":
+            hosted_flows.send_code(emulator(), auth_request, hosted_flows.PURPOSE_MFA, user.email)
+            context["notice"] = "We sent a new code to your email address."
+            return _page("mfa_code.html", found, auth_request, **context)
+        try:
+            hosted_flows.verify_mfa_code(emulator(), auth_request, session, user, request.form.get("code", ""))
+        except FlowError as problem:
+            context["error"] = str(problem)
+            return _page("mfa_code.html", found, auth_request, status=400, **context)
+        return _continue(auth_request.id)
+    return _page("mfa_code.html", found, auth_request, **context)
+
+
+@blueprint.post("/<tenant>/login/cancel")
+def cancel(tenant: str) -> Response:
+    _, auth_request = _load(tenant)
+    emulator().store.delete_auth_request(auth_request.id)
+    return deliver_callback(authz.user_cancelled(auth_request))
