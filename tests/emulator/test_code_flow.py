@@ -85,9 +85,7 @@ def test_msal_code_flow_end_to_end(emulator: LiveEmulator, browser: ScriptedBrow
     assert set(result["scope"].split()) >= {"User.Read", "openid", "profile", "offline_access"}
     assert result["refresh_token"]
 
-    verified = _verify_with_jwks(
-        emulator, result["id_token"], emulator.seeded.client_id, f"{emulator.tenant_url}/v2.0"
-    )
+    verified = _verify_with_jwks(emulator, result["id_token"], emulator.seeded.client_id, f"{emulator.tenant_url}/v2.0")
     assert verified["tid"] == emulator.seeded.tenant_id
     assert verified["preferred_username"] == emulator.seeded.demo_email
     assert verified["ver"] == "2.0" and verified["sid"] and verified["auth_time"] <= verified["iat"]
@@ -145,9 +143,7 @@ def test_form_post_response_mode(emulator: LiveEmulator, browser: ScriptedBrowse
     form = page.form("/login/signin")
     data = {field["name"]: field.get("value", "") for field in form.find_all("input") if field.get("name")}
     data.update(email=email, password=password)
-    response = browser.http.post(
-        f"{emulator.base_url}{form['action']}", data=data, allow_redirects=False, timeout=10
-    )
+    response = browser.http.post(f"{emulator.base_url}{form['action']}", data=data, allow_redirects=False, timeout=10)
     assert response.status_code == 200
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
