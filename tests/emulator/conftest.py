@@ -77,7 +77,7 @@ class LiveEmulator:
             http_cache={},
         )
 
-    def new_user(self, email: str, password: str = "Str0ng-Passw0rd!", display_name: str = "Test User") -> str:
+    def new_user(self, email: str, password: str = "Str0ng-Passw0rd!", display_name: str = "Test User") -> str:  # noqa: S107 - test-only password
         self.control("POST", "users", {"email": email, "password": password, "display_name": display_name})
         return password
 

@@ -1,0 +1,306 @@
+"""Graph /me, logout, sign-up with an emailed code, test controls and misbehaviours."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+
+from ciam_emulator import EmulatorSettings, create_app
+from ciam_emulator.seed import seed
+
+from .conftest import REDIRECT_URI, Callback, LiveEmulator, Page, ScriptedBrowser, trusted_session
+from .test_token_endpoint import obtain_code, redeem
+
+
+def graph_token(emulator: LiveEmulator, browser: ScriptedBrowser, scope: str) -> dict:
+    response = redeem(emulator, obtain_code(emulator, browser, scope=scope), scope=scope)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def me(
+    emulator: LiveEmulator, token: str | None, method: str = "GET", headers: dict | None = None, **kwargs
+) -> requests.Response:
+    headers = {"client-request-id": "3b1f8d2e-0000-4000-8000-000000000001", **(headers or {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return trusted_session(emulator.ca_cert).request(
+        method, f"{emulator.base_url}/v1.0/me", headers=headers, timeout=10, **kwargs
+    )
+
+
+def assert_graph_error(response: requests.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["innerError"]["request-id"] and error["innerError"]["date"]
+    assert response.headers["client-request-id"] == "3b1f8d2e-0000-4000-8000-000000000001"
+    return error
+
+
+def test_graph_me_read_and_patch(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    email = f"graph-{secrets.token_hex(4)}@contoso.example"
+    password = emulator.new_user(email, display_name="Graph Person")
+    person = ScriptedBrowser(emulator)
+    scope = "User.ReadWrite openid profile offline_access"
+    auth = _authorize_url(emulator, scope)
+    code = person.sign_in(auth, email, password).params["code"]
+    tokens = redeem(emulator, code, scope=scope).json()
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == "00000003-0000-0000-c000-000000000000"
+    assert claims["iss"] == f"https://sts.windows.net/{emulator.seeded.tenant_id}/"
+    assert "User.ReadWrite" in claims["scp"].split() and claims["ver"] == "1.0"
+
+    response = me(emulator, tokens["access_token"])
+    assert response.status_code == 200
+    assert response.headers["request-id"]
+    body = response.json()
+    assert body["@odata.context"] == "https://graph.microsoft.com/v1.0/$metadata#users/$entity"
+    assert body["displayName"] == "Graph Person" and body["mail"] == email
+    assert body["businessPhones"] == [] and body["jobTitle"] is None and "officeLocation" in body
+
+    patched = me(emulator, tokens["access_token"], "PATCH", json={"displayName": "Renamed", "givenName": "Ren"})
+    assert patched.status_code == 204 and patched.content == b""
+    assert me(emulator, tokens["access_token"]).json()["displayName"] == "Renamed"
+    assert emulator.control("GET", f"users/{email}").json()["givenName"] == "Ren"
+
+    for bad_body in ({"displayName": ""}, {"displayName": "x" * 257}, {"mail": "not-an-email"}, {"shoeSize": 9}):
+        assert_graph_error(me(emulator, tokens["access_token"], "PATCH", json=bad_body), 400, "Request_BadRequest")
+    not_json = me(emulator, tokens["access_token"], "PATCH", data="{nope", headers={"Content-Type": "application/json"})
+    assert_graph_error(not_json, 400, "Request_BadRequest")
+
+
+def _authorize_url(emulator: LiveEmulator, scope: str, **extra: str) -> str:
+    params = {
+        "client_id": emulator.seeded.client_id,
+        "response_type": "code",
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": "st",
+        **extra,
+    }
+    return requests.Request("GET", f"{emulator.tenant_url}/oauth2/v2.0/authorize", params=params).prepare().url
+
+
+def test_graph_read_only_token_cannot_patch(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    tokens = graph_token(emulator, browser, "User.Read openid profile offline_access")
+    error = assert_graph_error(
+        me(emulator, tokens["access_token"], "PATCH", json={"displayName": "X"}), 403, "Authorization_RequestDenied"
+    )
+    assert error["message"] == "Insufficient privileges to complete the operation."
+
+
+def test_graph_rejects_missing_tampered_and_expired_tokens(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    missing = me(emulator, None)
+    assert_graph_error(missing, 401, "InvalidAuthenticationToken")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer ")
+
+    tokens = graph_token(emulator, browser, "User.Read openid offline_access")
+    head, body, signature = tokens["access_token"].split(".")
+    assert_graph_error(me(emulator, f"{head}.{body}.{signature[::-1]}"), 401, "InvalidAuthenticationToken")
+
+    id_token = tokens["id_token"]  # right signature, wrong audience
+    assert_graph_error(me(emulator, id_token), 401, "InvalidAuthenticationToken")
+
+    keys = emulator.app.extensions["ciam_emulator"].keys
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    claims.update(iat=int(time.time()) - 7200, nbf=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+    expired = jwt.encode(claims, keys.active().private_key, algorithm="RS256", headers={"kid": keys.active().kid})
+    error = assert_graph_error(me(emulator, expired), 401, "InvalidAuthenticationToken")
+    assert "expired" in error["message"]
+
+
+def test_graph_faults_then_normal(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    tokens = graph_token(emulator, browser, "User.Read openid offline_access")
+    challenge = {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
+    emulator.control(
+        "POST",
+        "graph/faults",
+        {"responses": [{"status": 429, "retry_after": 1}, {"status": 503}, {"status": 401, "claims": challenge}]},
+    )
+    throttled = me(emulator, tokens["access_token"])
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
+    assert me(emulator, tokens["access_token"]).status_code == 503
+    claims_challenge = me(emulator, tokens["access_token"])
+    assert claims_challenge.status_code == 401
+    header = claims_challenge.headers["WWW-Authenticate"]
+    assert 'error="insufficient_claims"' in header
+    encoded = header.split('claims="')[1].split('"')[0]
+    assert json.loads(base64.b64decode(encoded)) == challenge
+    assert me(emulator, tokens["access_token"]).status_code == 200
+
+
+def test_logout_redirects_only_to_registered_uris(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    tokens = graph_token(emulator, browser, "User.Read openid profile offline_access")
+    logout = f"{emulator.tenant_url}/oauth2/v2.0/logout"
+    registered = browser.http.get(
+        logout,
+        params={
+            "post_logout_redirect_uri": "http://localhost:5000/",
+            "id_token_hint": tokens["id_token"],
+            "state": "bye",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert registered.status_code == 302
+    assert registered.headers["Location"] == "http://localhost:5000/?state=bye"
+    # The SSO session is gone: the next authorize asks for the password again.
+    page = browser.open(_authorize_url(emulator, "openid User.Read"))
+    assert isinstance(page, Page) and "/login/signin" in page.url
+
+    foreign = browser.http.get(
+        logout,
+        params={"post_logout_redirect_uri": "https://evil.example/", "client_id": emulator.seeded.client_id},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert foreign.status_code == 200 and "You have signed out" in foreign.text
+    no_client = browser.http.get(
+        logout, params={"post_logout_redirect_uri": "http://localhost:5000/"}, allow_redirects=False, timeout=10
+    )
+    assert no_client.status_code == 200 and "Location" not in no_client.headers
+    forged_hint = tokens["id_token"][:-4] + "AAAA"
+    forged = browser.http.get(
+        logout,
+        params={"post_logout_redirect_uri": "http://localhost:5000/", "id_token_hint": forged_hint},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert forged.status_code == 200
+
+
+def test_sign_up_with_emailed_code(emulator: LiveEmulator) -> None:
+    browser = ScriptedBrowser(emulator)
+    email = f"new-{secrets.token_hex(4)}@contoso.example"
+    page = browser.open(_authorize_url(emulator, "openid profile offline_access User.Read"))
+    assert isinstance(page, Page)
+    link = page.soup.find("a", string="Create one")
+    page = browser.open(requests.compat.urljoin(page.url, link["href"]))
+    assert isinstance(page, Page) and "/login/signup" in page.url
+    taken = browser.submit(page, "/login/signup", {"email": emulator.seeded.demo_email})
+    assert isinstance(taken, Page) and "already exists" in (taken.error_text() or "")
+    page = browser.submit(taken, "/login/signup", {"email": email})
+    assert isinstance(page, Page) and "/login/signup/verify" in page.url
+    fields = {"display_name": "New Person", "password": "Str0ng-Passw0rd!", "password_confirmation": "Str0ng-Passw0rd!"}
+    wrong = browser.submit(page, "/login/signup/verify", {**fields, "code": "12345678", "action": "create"})
+    assert isinstance(wrong, Page) and wrong.error_text() == "That code is incorrect. Try again."
+    weak = browser.submit(
+        wrong, "/login/signup/verify", {**fields, "password": "short", "password_confirmation": "short", "code": "1"}
+    )
+    assert isinstance(weak, Page) and "between 8 and 256" in (weak.error_text() or "")
+    code = emulator.latest_code(email, "signup")
+    assert len(code) == 8 and code.isdigit()
+    callback = browser.submit(weak, "/login/signup/verify", {**fields, "code": code, "action": "create"})
+    assert isinstance(callback, Callback) and "code" in callback.params
+    tokens = redeem(emulator, callback.params["code"]).json()
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert claims["name"] == "New Person" and claims["preferred_username"] == email
+
+
+def test_outbox_page_and_json(emulator: LiveEmulator) -> None:
+    http = trusted_session(emulator.ca_cert)
+    page = http.get(f"{emulator.base_url}/_emulator/outbox", timeout=10)
+    assert page.status_code == 200 and '<html lang="en">' in page.text
+    messages = http.get(f"{emulator.base_url}/_emulator/outbox.json", timeout=10).json()
+    assert isinstance(messages, list)
+    for message in messages:
+        assert {"id", "to", "purpose", "code", "sent_at"} <= set(message)
+    ids = [message["id"] for message in messages]
+    assert ids == sorted(ids, reverse=True)
+
+
+def test_stats_count_requests(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    emulator.control("POST", "stats/reset")
+    tokens = graph_token(emulator, browser, "User.Read openid offline_access")
+    me(emulator, tokens["access_token"])
+    stats = emulator.control("GET", "stats").json()
+    assert stats["token"]["authorization_code"] == 1
+    assert stats["graph"]["GET /me"] == 1
+    assert stats["authorize"] == 1
+    assert set(stats) == {"token", "graph", "authorize", "discovery", "jwks", "logout"}
+
+
+@pytest.mark.parametrize(
+    ("case", "check"),
+    [
+        ("alg_none", lambda token, keys: jwt.get_unverified_header(token)["alg"] == "none"),
+        ("hs256_public_key", lambda token, keys: jwt.get_unverified_header(token)["alg"] == "HS256"),
+        ("unknown_kid", lambda token, keys: jwt.get_unverified_header(token)["kid"] not in keys),
+        ("wrong_aud", lambda token, keys: _claims(token)["aud"] != _claims(token)["azp_expected"]),
+        ("multi_aud_no_azp", lambda token, keys: isinstance(_claims(token)["aud"], list)),
+        ("expired", lambda token, keys: _claims(token)["exp"] < time.time()),
+        ("missing_nonce", lambda token, keys: "nonce" not in _claims(token)),
+    ],
+)
+def test_id_token_misbehaviours_are_one_shot(emulator: LiveEmulator, browser: ScriptedBrowser, case, check) -> None:
+    published = {
+        key["kid"]
+        for key in trusted_session(emulator.ca_cert)
+        .get(f"{emulator.tenant_url}/discovery/v2.0/keys", timeout=10)
+        .json()["keys"]
+    }
+    emulator.control("POST", "misbehave", {"case": case})
+    bad = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
+    bad_claims = _claims(bad) | {"azp_expected": emulator.seeded.client_id}
+    _CLAIMS_CACHE[bad] = bad_claims
+    assert check(bad, published)
+    good = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
+    assert jwt.get_unverified_header(good)["kid"] in published and _claims(good)["aud"] == emulator.seeded.client_id
+
+
+_CLAIMS_CACHE: dict[str, dict] = {}
+
+
+def _claims(token: str) -> dict:
+    if token in _CLAIMS_CACHE:
+        return _CLAIMS_CACHE[token]
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+@pytest.mark.parametrize("case", ["wrong_state", "missing_state", "error_access_denied"])
+def test_callback_misbehaviours(emulator: LiveEmulator, browser: ScriptedBrowser, case: str) -> None:
+    obtain_code(emulator, browser)  # signed in, so the next authorize returns at once
+    emulator.control("POST", "misbehave", {"case": case})
+    callback = browser.open(_authorize_url(emulator, "openid User.Read", state="original"))
+    assert isinstance(callback, Callback)
+    if case == "wrong_state":
+        assert callback.params["state"] != "original" and "code" in callback.params
+    elif case == "missing_state":
+        assert "state" not in callback.params and "code" in callback.params
+    else:
+        assert callback.params["error"] == "access_denied" and callback.params["state"] == "original"
+        assert "<script>alert(1)</script>" in callback.params["error_description"]
+
+
+def test_key_rotation_keeps_both_keys_published(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    before = jwt.get_unverified_header(redeem(emulator, obtain_code(emulator, browser)).json()["id_token"])["kid"]
+    rotated = emulator.control("POST", "keys/rotate").json()
+    after = jwt.get_unverified_header(redeem(emulator, obtain_code(emulator, browser)).json()["id_token"])["kid"]
+    assert after == rotated["active_kid"] != before
+    assert {before, after} == set(rotated["published_kids"])
+
+
+def test_controls_are_absent_unless_enabled(tmp_path: Path) -> None:
+    seed(tmp_path)
+    client = create_app(EmulatorSettings(instance_dir=tmp_path, base_url="https://127.0.0.1:8443")).test_client()
+    assert client.get("/_emulator/control/stats").status_code == 404
+    assert client.post("/_emulator/control/misbehave", json={"case": "alg_none"}).status_code == 404
+    assert client.get("/_emulator/outbox.json").status_code == 200
+
+
+def test_authorize_query_carries_client_info_for_msal(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    obtain_code(emulator, browser)
+    callback = browser.open(_authorize_url(emulator, "openid User.Read"))
+    assert isinstance(callback, Callback)
+    parsed = parse_qs(urlsplit(callback.url).query)
+    assert "client_info" in parsed and "code" in parsed
