@@ -229,45 +229,68 @@ def test_stats_count_requests(emulator: LiveEmulator, browser: ScriptedBrowser) 
     assert set(stats) == {"token", "graph", "authorize", "discovery", "jwks", "logout"}
 
 
-@pytest.mark.parametrize(
-    ("case", "check"),
-    [
-        ("alg_none", lambda token, keys: jwt.get_unverified_header(token)["alg"] == "none"),
-        ("hs256_public_key", lambda token, keys: jwt.get_unverified_header(token)["alg"] == "HS256"),
-        ("unknown_kid", lambda token, keys: jwt.get_unverified_header(token)["kid"] not in keys),
-        ("wrong_aud", lambda token, keys: _claims(token)["aud"] != _claims(token)["azp_expected"]),
-        ("multi_aud_no_azp", lambda token, keys: isinstance(_claims(token)["aud"], list)),
-        ("expired", lambda token, keys: _claims(token)["exp"] < time.time()),
-        ("missing_nonce", lambda token, keys: "nonce" not in _claims(token)),
-    ],
-)
-def test_id_token_misbehaviours_are_one_shot(emulator: LiveEmulator, browser: ScriptedBrowser, case, check) -> None:
-    published = {
-        key["kid"]
-        for key in trusted_session(emulator.ca_cert)
-        .get(f"{emulator.tenant_url}/discovery/v2.0/keys", timeout=10)
-        .json()["keys"]
-    }
-    emulator.control("POST", "misbehave", {"case": case})
-    bad = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
-    bad_claims = _claims(bad) | {"azp_expected": emulator.seeded.client_id}
-    _CLAIMS_CACHE[bad] = bad_claims
-    assert check(bad, published)
-    good = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
-    assert jwt.get_unverified_header(good)["kid"] in published and _claims(good)["aud"] == emulator.seeded.client_id
-
-
-_CLAIMS_CACHE: dict[str, dict] = {}
-
-
 def _claims(token: str) -> dict:
-    if token in _CLAIMS_CACHE:
-        return _CLAIMS_CACHE[token]
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-@pytest.mark.parametrize("case", ["wrong_state", "missing_state", "error_access_denied"])
+def _signature_valid(token: str, emulator: LiveEmulator) -> bool:
+    keys = emulator.app.extensions["ciam_emulator"].keys
+    key = keys.find_published(jwt.get_unverified_header(token).get("kid", ""))
+    if key is None:
+        return False
+    try:
+        jwt.decode(
+            token,
+            key.public_key,
+            algorithms=["RS256"],
+            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        return False
+    return True
+
+
+# case -> what must be true of the tampered ID token (claims, header, signature still valid?)
+ID_TOKEN_CASES = {
+    "alg_none": lambda claims, header, valid, expected: header["alg"] == "none" and not valid,
+    "hs256_public_key": lambda claims, header, valid, expected: header["alg"] == "HS256" and not valid,
+    "bad_signature": lambda claims, header, valid, expected: header["alg"] == "RS256" and not valid,
+    "unknown_kid": lambda claims, header, valid, expected: not valid,
+    "wrong_iss": lambda claims, header, valid, expected: valid and claims["iss"] != expected["iss"],
+    "wrong_aud": lambda claims, header, valid, expected: valid and claims["aud"] != expected["aud"],
+    "multi_aud_no_azp": lambda claims, header, valid, expected: (
+        valid and claims["aud"][0] == expected["aud"] and len(claims["aud"]) == 2 and "azp" not in claims
+    ),
+    "expired": lambda claims, header, valid, expected: valid and claims["exp"] < time.time(),
+    "nbf_future": lambda claims, header, valid, expected: valid and claims["nbf"] > time.time() + 600,
+    "iat_future": lambda claims, header, valid, expected: valid and claims["iat"] > time.time() + 600,
+    "missing_nonce": lambda claims, header, valid, expected: valid and "nonce" not in claims,
+    "wrong_nonce": lambda claims, header, valid, expected: valid and claims["nonce"] != expected["nonce"],
+    "wrong_tid": lambda claims, header, valid, expected: valid and claims["tid"] != expected["tid"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ID_TOKEN_CASES))
+def test_id_token_misbehaviours_are_one_shot(emulator: LiveEmulator, browser: ScriptedBrowser, case: str) -> None:
+    expected = {
+        "iss": f"{emulator.tenant_url}/v2.0",
+        "aud": emulator.seeded.client_id,
+        "nonce": "n0nce",
+        "tid": emulator.seeded.tenant_id,
+    }
+    emulator.control("POST", "misbehave", {"case": case})
+    bad = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
+    check = ID_TOKEN_CASES[case]
+    assert check(_claims(bad), jwt.get_unverified_header(bad), _signature_valid(bad, emulator), expected)
+    good = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
+    assert _signature_valid(good, emulator)
+    assert {key: _claims(good)[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "case", ["wrong_state", "missing_state", "error_access_denied", "error_interaction_required", "error_server_error"]
+)
 def test_callback_misbehaviours(emulator: LiveEmulator, browser: ScriptedBrowser, case: str) -> None:
     obtain_code(emulator, browser)  # signed in, so the next authorize returns at once
     emulator.control("POST", "misbehave", {"case": case})
@@ -278,7 +301,7 @@ def test_callback_misbehaviours(emulator: LiveEmulator, browser: ScriptedBrowser
     elif case == "missing_state":
         assert "state" not in callback.params and "code" in callback.params
     else:
-        assert callback.params["error"] == "access_denied" and callback.params["state"] == "original"
+        assert callback.params["error"] == case.removeprefix("error_") and callback.params["state"] == "original"
         assert "<script>alert(1)</script>" in callback.params["error_description"]
 
 
@@ -304,3 +327,27 @@ def test_authorize_query_carries_client_info_for_msal(emulator: LiveEmulator, br
     assert isinstance(callback, Callback)
     parsed = parse_qs(urlsplit(callback.url).query)
     assert "client_info" in parsed and "code" in parsed
+
+
+def test_unpublished_signing_key(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    emulator.control("POST", "keys/unpublished")
+    try:
+        token = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
+        assert not _signature_valid(token, emulator)
+    finally:
+        emulator.control("POST", "keys/rotate")
+
+
+def test_hosted_page_post_from_another_browser_is_refused(emulator: LiveEmulator) -> None:
+    victim, attacker = ScriptedBrowser(emulator), ScriptedBrowser(emulator)
+    page = victim.open(_authorize_url(emulator, "openid User.Read"))
+    assert isinstance(page, Page)
+    request_id = page.form("/login/signin").find("input", attrs={"name": "req"})["value"]
+    forged = attacker.http.post(
+        page.url.split("?")[0],
+        data={"req": request_id, "email": emulator.seeded.demo_email, "password": emulator.seeded.demo_password},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert forged.status_code == 400 and "AADSTS50089" in forged.text
+    assert "ciam_emulator_sso" not in forged.cookies

@@ -12,6 +12,8 @@ from ciam_emulator.errors import EntraProtocolError, UnknownTenantError
 from ciam_emulator.store import Tenant
 
 SSO_COOKIE_NAME = "ciam_emulator_sso"
+# Identifies the browser that started an authorization request (not a session; no user data).
+BROWSER_COOKIE_NAME = "ciam_emulator_browser"
 EXTENSION_KEY = "ciam_emulator"
 
 # Hosted pages load nothing but our own stylesheet and script. form-action is deliberately

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, Response, redirect, request, url_for
 
 from ciam_emulator import authorize as authz
 from ciam_emulator import hosted_flows
 from ciam_emulator.hosted_flows import FlowError, SignedIn
-from ciam_emulator.store import AuthRequest, Tenant
-from ciam_emulator.web.common import SSO_COOKIE_NAME, emulator, error_page, html_page, resolve_tenant
+from ciam_emulator.store import AuthRequest, Tenant, sha256_hex
+from ciam_emulator.web.common import (
+    BROWSER_COOKIE_NAME,
+    SSO_COOKIE_NAME,
+    emulator,
+    error_page,
+    html_page,
+    resolve_tenant,
+)
 
 blueprint = Blueprint("hosted", __name__)
 
@@ -53,7 +62,7 @@ def clear_sso_cookie(response: Response) -> None:
 
 
 class _ExpiredRequest(Exception):
-    """The authorization request behind a hosted page is unknown or too old."""
+    """The authorization request behind a hosted page is unknown, too old, or not this browser's."""
 
 
 def _load(tenant_segment: str) -> tuple[Tenant, AuthRequest]:
@@ -62,6 +71,9 @@ def _load(tenant_segment: str) -> tuple[Tenant, AuthRequest]:
     auth_request = emulator().store.get_auth_request(request_id) if request_id else None
     if auth_request is None or auth_request.tenant_id != tenant.id or auth_request.expires_at <= emulator().now():
         raise _ExpiredRequest
+    browser_hash = sha256_hex(request.cookies.get(BROWSER_COOKIE_NAME, ""))
+    if not hmac.compare_digest(browser_hash, str(auth_request.params.get("browser_binding", ""))):
+        raise _ExpiredRequest
     return tenant, auth_request
 
 
@@ -69,7 +81,8 @@ def _load(tenant_segment: str) -> tuple[Tenant, AuthRequest]:
 def _expired(_: _ExpiredRequest) -> Response:
     return error_page(
         "Sign-in session expired",
-        "This sign-in attempt is no longer valid. Go back to the application and sign in again.",
+        "This sign-in attempt is no longer valid, or it was started in another browser. Go back to the "
+        "application and sign in again.",
         code=50089,
     )
 

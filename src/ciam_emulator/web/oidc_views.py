@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -10,9 +11,11 @@ from flask import Blueprint, Response, jsonify, redirect, request
 
 from ciam_emulator import authorize as authz
 from ciam_emulator.errors import EntraProtocolError, TokenValidationError
+from ciam_emulator.store import sha256_hex
 from ciam_emulator.token_endpoint import handle_token_request
 from ciam_emulator.tokens import v2_issuer, verify_emulator_token
 from ciam_emulator.web.common import (
+    BROWSER_COOKIE_NAME,
     SSO_COOKIE_NAME,
     emulator,
     entra_json_error,
@@ -100,8 +103,21 @@ def authorize(tenant: str) -> Response:
         session = emu.store.find_sso_session_by_cookie(cookie_value)
         if session is not None and session.tenant_id == found.id:
             session_id = session.id
+    # Bind the request to this browser, so a hosted-page POST from elsewhere (login CSRF) fails.
+    browser_id = request.cookies.get(BROWSER_COOKIE_NAME) or secrets.token_urlsafe(32)
+    params["browser_binding"] = sha256_hex(browser_id)
     auth_request = emu.store.create_auth_request(found.id, app.app_id, params, session_id, emu.now())
-    return respond_to_step(auth_request, authz.next_step(emu, auth_request))
+    response = respond_to_step(auth_request, authz.next_step(emu, auth_request))
+    if request.cookies.get(BROWSER_COOKIE_NAME) != browser_id:
+        response.set_cookie(
+            BROWSER_COOKIE_NAME,
+            browser_id,
+            httponly=True,
+            secure=emu.base_url.startswith("https://"),
+            samesite="Lax",
+            path="/",
+        )
+    return response
 
 
 @blueprint.post("/<tenant>/oauth2/v2.0/token")
