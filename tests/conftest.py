@@ -20,14 +20,38 @@ from typing import Any
 
 import pytest
 import requests
-from ciam_emulator.seed import seed
-from ciam_emulator.server import make_server as make_emulator_server
 from werkzeug.serving import make_server as make_wsgi_server
 
 import ciam_emulator
+from ciam_emulator.seed import seed
+from ciam_emulator.server import make_server as make_emulator_server
 from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings, create_app
 from tests.support.person import Page, Person
+
+# Everything secret the suite creates, checked against the captured logs at the end of the run.
+SUITE_SECRETS: set[str] = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """All app and server log lines of the whole run, as JSON lines, in this run's temp folder."""
+    from ciam_webapp.web.logs import JsonFormatter, QueryStringRedactor
+
+    # The in-process emulator logs through the same `werkzeug` logger as the app's server.
+    logging.getLogger("werkzeug").addFilter(QueryStringRedactor())
+    path = tmp_path_factory.mktemp("logs") / "suite.log"
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("ciam_webapp", "werkzeug", "msal", "urllib3")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
+    yield path
+    for logger in loggers:
+        logger.removeHandler(handler)
+    handler.close()
 
 
 def free_port() -> int:
@@ -153,6 +177,7 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
         app=emulator_app,
     )
     tenant.app_port = app_port  # type: ignore[attr-defined]
+    SUITE_SECRETS.update({seeded.client_secret, seeded.demo_password})
     yield tenant
     server.stop()
 
@@ -174,6 +199,7 @@ def app_settings(tenant: Tenant, app_base_url: str, instance_dir: Path, **overri
         "HTTP_TIMEOUT": "5",
     }
     values.update(overrides)
+    SUITE_SECRETS.add(values["SECRET_KEY"])
     return Settings.from_mapping(values)
 
 
@@ -196,8 +222,10 @@ def fresh_settings(webapp: WebApp) -> Iterator[WebApp]:
 
 
 @pytest.fixture()
-def person(tenant: Tenant) -> Person:
-    return Person(tenant.ca_bundle)
+def person(tenant: Tenant) -> Iterator[Person]:
+    person = Person(tenant.ca_bundle)
+    yield person
+    SUITE_SECRETS.update(c.value for c in person.http.cookies if c.value and len(c.value) >= 16)
 
 
 @dataclass
@@ -213,6 +241,7 @@ def customer(tenant: Tenant) -> Customer:
     email = f"c{secrets.token_hex(4)}@contoso.example"
     password = "Pa55-" + secrets.token_urlsafe(12)
     tenant.create_user(email, password, "Test Customer")
+    SUITE_SECRETS.add(password)
     return Customer(email=email, password=password, display_name="Test Customer")
 
 

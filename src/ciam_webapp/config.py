@@ -53,6 +53,9 @@ class Settings:
         if not self.authority:
             # MSAL derives `{sub}.onmicrosoft.com` as the tenant of a path-less ciamlogin.com authority.
             object.__setattr__(self, "authority", f"https://{self.tenant_subdomain}.ciamlogin.com/")
+        elif urlsplit(self.authority).path.strip("/"):
+            # MSAL appends "/v2.0/..." to an authority with a tenant path; a trailing slash would double it.
+            object.__setattr__(self, "authority", self.authority.rstrip("/"))
 
     @property
     def authority_origin(self) -> str:

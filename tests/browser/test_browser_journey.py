@@ -20,7 +20,7 @@ def test_sign_in_and_see_the_claims(page, webapp, tenant, customer, screenshot):
     sign_in_at_tenant(page, customer.email, customer.password)
     page.wait_for_url(webapp.url("/"))
     assert page.get_by_role("heading", level=1).inner_text() == f"Welcome, {customer.display_name}"
-    page.get_by_role("link", name="Token claims").click()
+    page.get_by_role("link", name="Token claims", exact=True).click()
     page.wait_for_url(webapp.url("/claims"))
     oid = tenant.user(customer.email)["id"]
     assert page.locator('td[data-claim="oid"]').inner_text() == oid

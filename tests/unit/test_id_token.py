@@ -1,4 +1,4 @@
-"""The ID token checks, one test per check, against locally generated keys and a fake tenant."""
+"""The ID token checks, one test per check, against locally generated keys and a fake fake_tenant."""
 
 import json
 import time
@@ -73,107 +73,107 @@ class FakeTenant:
 
 
 @pytest.fixture()
-def tenant():
+def fake_tenant():
     return FakeTenant()
 
 
 @pytest.fixture()
-def validator(tenant):
-    metadata = MetadataProvider(AUTHORITY, tenant)
-    return IdTokenValidator(metadata=metadata, jwks=JwksCache(metadata, tenant), client_id=CLIENT)
+def validator(fake_tenant):
+    metadata = MetadataProvider(AUTHORITY, fake_tenant)
+    return IdTokenValidator(metadata=metadata, jwks=JwksCache(metadata, fake_tenant), client_id=CLIENT)
 
 
-def test_a_good_token_is_accepted(validator, tenant):
-    claims = validator.validate(tenant.token(), expected_nonce=NONCE)
+def test_a_good_token_is_accepted(validator, fake_tenant):
+    claims = validator.validate(fake_tenant.token(), expected_nonce=NONCE)
     assert claims["name"] == "Ada"
 
 
-def test_tampered_signature_is_refused(validator, tenant):
-    header, payload, signature = tenant.token().split(".")
+def test_tampered_signature_is_refused(validator, fake_tenant):
+    header, payload, signature = fake_tenant.token().split(".")
     forged_payload = jwt.utils.base64url_encode(
-        json.dumps(dict(jwt.decode(tenant.token(), options={"verify_signature": False}), name="Eve")).encode()
+        json.dumps(dict(jwt.decode(fake_tenant.token(), options={"verify_signature": False}), name="Eve")).encode()
     ).decode()
     with pytest.raises(IdTokenError, match="signature"):
         validator.validate(f"{header}.{forged_payload}.{signature}", expected_nonce=NONCE)
 
 
-def test_unknown_kid_refetches_jwks_once_then_refuses(validator, tenant):
-    validator.validate(tenant.token(), expected_nonce=NONCE)
-    jwks_fetches = sum(url.endswith("/keys") for url in tenant.gets)
+def test_unknown_kid_refetches_jwks_once_then_refuses(validator, fake_tenant):
+    validator.validate(fake_tenant.token(), expected_nonce=NONCE)
+    jwks_fetches = sum(url.endswith("/keys") for url in fake_tenant.gets)
     with pytest.raises(IdTokenError, match="unknown kid"):
-        validator.validate(tenant.token(kid="k2"), expected_nonce=NONCE)
-    assert sum(url.endswith("/keys") for url in tenant.gets) == jwks_fetches + 1
+        validator.validate(fake_tenant.token(kid="k2"), expected_nonce=NONCE)
+    assert sum(url.endswith("/keys") for url in fake_tenant.gets) == jwks_fetches + 1
     with pytest.raises(IdTokenError, match="unknown kid"):
-        validator.validate(tenant.token(kid="k2"), expected_nonce=NONCE)
-    assert sum(url.endswith("/keys") for url in tenant.gets) == jwks_fetches + 1  # remembered, no refetch
+        validator.validate(fake_tenant.token(kid="k2"), expected_nonce=NONCE)
+    assert sum(url.endswith("/keys") for url in fake_tenant.gets) == jwks_fetches + 1  # remembered, no refetch
 
 
-def test_key_rollover_is_picked_up_by_one_refetch(tenant):
-    metadata = MetadataProvider(AUTHORITY, tenant)
-    validator = IdTokenValidator(metadata=metadata, jwks=JwksCache(metadata, tenant), client_id=CLIENT)
-    validator.validate(tenant.token(), expected_nonce=NONCE)
-    tenant.published.add("k2")
-    assert validator.validate(tenant.token(kid="k2"), expected_nonce=NONCE)["sub"] == "s"
-    assert sum(url.endswith("/keys") for url in tenant.gets) == 2
+def test_key_rollover_is_picked_up_by_one_refetch(fake_tenant):
+    metadata = MetadataProvider(AUTHORITY, fake_tenant)
+    validator = IdTokenValidator(metadata=metadata, jwks=JwksCache(metadata, fake_tenant), client_id=CLIENT)
+    validator.validate(fake_tenant.token(), expected_nonce=NONCE)
+    fake_tenant.published.add("k2")
+    assert validator.validate(fake_tenant.token(kid="k2"), expected_nonce=NONCE)["sub"] == "s"
+    assert sum(url.endswith("/keys") for url in fake_tenant.gets) == 2
 
 
-def test_wrong_issuer_is_refused(validator, tenant):
+def test_wrong_issuer_is_refused(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="issuer"):
-        validator.validate(tenant.token(iss="https://evil.example/v2.0"), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(iss="https://evil.example/v2.0"), expected_nonce=NONCE)
 
 
-def test_wrong_audience_is_refused(validator, tenant):
+def test_wrong_audience_is_refused(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="audience"):
-        validator.validate(tenant.token(aud="someone-else"), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(aud="someone-else"), expected_nonce=NONCE)
 
 
-def test_several_audiences_need_azp(validator, tenant):
+def test_several_audiences_need_azp(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="azp"):
-        validator.validate(tenant.token(aud=[CLIENT, "other"]), expected_nonce=NONCE)
-    assert validator.validate(tenant.token(aud=[CLIENT, "other"], azp=CLIENT), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(aud=[CLIENT, "other"]), expected_nonce=NONCE)
+    assert validator.validate(fake_tenant.token(aud=[CLIENT, "other"], azp=CLIENT), expected_nonce=NONCE)
 
 
-def test_expired_token_is_refused(validator, tenant):
+def test_expired_token_is_refused(validator, fake_tenant):
     past = int(time.time()) - 7200
     with pytest.raises(IdTokenError, match="expired"):
-        validator.validate(tenant.token(iat=past, nbf=past, exp=past + 600), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(iat=past, nbf=past, exp=past + 600), expected_nonce=NONCE)
 
 
-def test_not_yet_valid_token_is_refused(validator, tenant):
+def test_not_yet_valid_token_is_refused(validator, fake_tenant):
     future = int(time.time()) + 3600
     with pytest.raises(IdTokenError, match="not valid yet"):
-        validator.validate(tenant.token(nbf=future), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(nbf=future), expected_nonce=NONCE)
 
 
-def test_iat_far_in_the_future_is_refused(validator, tenant):
+def test_iat_far_in_the_future_is_refused(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="not valid yet"):
-        validator.validate(tenant.token(iat=int(time.time()) + 3600), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(iat=int(time.time()) + 3600), expected_nonce=NONCE)
 
 
-def test_wrong_nonce_is_refused(validator, tenant):
+def test_wrong_nonce_is_refused(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="nonce"):
-        validator.validate(tenant.token(nonce="other"), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(nonce="other"), expected_nonce=NONCE)
 
 
-def test_missing_nonce_is_refused(validator, tenant):
+def test_missing_nonce_is_refused(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="nonce"):
-        validator.validate(tenant.token(nonce=None), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(nonce=None), expected_nonce=NONCE)
 
 
-def test_wrong_tenant_is_refused(validator, tenant):
+def test_wrong_tenant_is_refused(validator, fake_tenant):
     with pytest.raises(IdTokenError, match="tid"):
-        validator.validate(tenant.token(tid="bbbbbbbb-0000-0000-0000-000000000009"), expected_nonce=NONCE)
+        validator.validate(fake_tenant.token(tid="bbbbbbbb-0000-0000-0000-000000000009"), expected_nonce=NONCE)
 
 
-def test_alg_none_is_refused(validator, tenant):
+def test_alg_none_is_refused(validator, fake_tenant):
     unsigned = jwt.encode({"aud": CLIENT}, None, algorithm="none", headers={"kid": "k1"})
     with pytest.raises(IdTokenError, match="algorithm"):
         validator.validate(unsigned, expected_nonce=NONCE)
 
 
-def test_hs256_signed_with_the_public_key_is_refused(validator, tenant):
+def test_hs256_signed_with_the_public_key_is_refused(validator, fake_tenant):
     pem = (
-        tenant.keys["k1"]
+        fake_tenant.keys["k1"]
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )

@@ -190,13 +190,13 @@ class EntraClient:
 
     # -- sign-out ----------------------------------------------------------------------------------
 
-    def sign_out_url(self, id_token_claims: dict[str, Any] | None, id_token: str | None) -> str:
+    def sign_out_url(self, id_token_claims: dict[str, Any] | None) -> str:
+        # Entra documents post_logout_redirect_uri and logout_hint (the optional `login_hint` claim).
+        # No id_token_hint: an ID token in a URL ends up in proxy and server logs.
         params = {"post_logout_redirect_uri": self.post_logout_redirect_uri, "client_id": self.client_id}
         login_hint = (id_token_claims or {}).get("login_hint")
         if login_hint:
             params["logout_hint"] = login_hint
-        elif id_token:
-            params["id_token_hint"] = id_token
         return f"{self.metadata.get().end_session_endpoint}?{urlencode(params)}"
 
 

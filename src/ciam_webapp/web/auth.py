@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 import msal
-from flask import Blueprint, Flask, flash, redirect, request, url_for
+from flask import Blueprint, Flask, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from ..identity import SignInError
@@ -91,10 +91,8 @@ def redirect_callback() -> Response:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    claims, id_token = user_session.sign_out()
-    flash("You have been signed out.", "info")
-    services = user_session.services()
-    return redirect(services.entra.sign_out_url(claims, id_token), code=303)
+    claims = user_session.sign_out(farewell="You have been signed out.")
+    return redirect(user_session.services().entra.sign_out_url(claims), code=303)
 
 
 def register_redirect_route(app: Flask, path: str) -> None:

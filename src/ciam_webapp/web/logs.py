@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import sys
 import time
@@ -38,6 +39,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class QueryStringRedactor(logging.Filter):
+    """The development server logs request lines, query string included, and a callback's query
+    string holds the authorization code: keep the path, drop the query."""
+
+    _query = re.compile(r"\?\S*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self._query.sub("?[redacted]", a) if isinstance(a, str) else a for a in record.args)
+        record.msg = self._query.sub("?[redacted]", str(record.msg)) if isinstance(record.msg, str) else record.msg
+        return True
+
+
 def configure_logging(app: Flask, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -45,6 +59,9 @@ def configure_logging(app: Flask, level: str) -> None:
     package_logger.handlers[:] = [handler]
     package_logger.setLevel(level)
     package_logger.propagate = True  # tests capture through the root logger
+    werkzeug_logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, QueryStringRedactor) for f in werkzeug_logger.filters):
+        werkzeug_logger.addFilter(QueryStringRedactor())
 
     @app.before_request
     def assign_request_id() -> None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import msal
-from flask import current_app, session
+from flask import current_app, flash, session
 
 from ..token_cache import TokenCacheCodec
 
@@ -79,13 +79,17 @@ def sign_in(claims: dict[str, Any], account: str, cache: msal.SerializableTokenC
     return after_sign_in
 
 
-def sign_out() -> tuple[dict[str, Any] | None, str | None]:
-    """Forget everything; returns the claims and raw ID token (for the tenant's logout hint)."""
+def sign_out(farewell: str | None = None) -> dict[str, Any] | None:
+    """Forget everything; returns the claims, for the logout hint.
+
+    The server-side entry is deleted: with a farewell message the browser gets a new session id
+    holding only that message, otherwise the emptied session is removed by the store."""
     claims = session.get("user")
-    id_tokens = load_token_cache().search(msal.TokenCache.CredentialType.ID_TOKEN)
-    id_token = next((t.get("secret") for t in id_tokens), None)
     session.clear()
-    return claims, id_token
+    if farewell:
+        flash(farewell, "info")
+        current_app.session_interface.regenerate(session)
+    return claims
 
 
 def session_expired(max_lifetime: int) -> bool:

@@ -1,0 +1,60 @@
+"""Fuzzing with hypothesis: no callback query and no profile form input produces a 500 or a traceback."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.journeys import TenantPages
+
+CALLBACK_KEYS = ["code", "state", "error", "error_description", "error_uri", "client_info", "session_state", "x"]
+text = st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
+fuzz_settings = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+
+
+@pytest.fixture()
+def flask_client(webapp):
+    return webapp.app.test_client()
+
+
+@fuzz_settings
+@given(params=st.dictionaries(st.sampled_from(CALLBACK_KEYS), text, max_size=6), start_flow=st.booleans())
+def test_callback_query_never_breaks_the_app(flask_client, params, start_flow):
+    if start_flow:
+        flask_client.get("/auth/sign-in")
+    response = flask_client.get("/auth/redirect", query_string=params)
+    assert response.status_code in (302, 303, 400, 503), response.status_code
+    assert b"Traceback" not in response.data
+
+
+@fuzz_settings
+@given(params=st.dictionaries(st.sampled_from(["code", "error", "error_description"]), text, max_size=3))
+def test_callback_with_this_sessions_state_never_breaks_the_app(flask_client, params):
+    sign_in = flask_client.get("/auth/sign-in")
+    state = dict(item.split("=", 1) for item in sign_in.location.split("?", 1)[1].split("&"))["state"]
+    response = flask_client.get("/auth/redirect", query_string=dict(params, state=state))
+    assert response.status_code in (302, 303, 400, 503), response.status_code
+    assert b"Traceback" not in response.data
+
+
+@pytest.fixture()
+def editing_person(person, webapp, tenant, customer):
+    page = person.get(webapp.url("/profile/edit"))
+    page = TenantPages(person, tenant, customer.email, customer.password).finish(page)
+    assert page.has_field("display_name")
+    return person, page.soup.find("input", attrs={"name": "csrf_token"})["value"]
+
+
+@fuzz_settings
+@given(display_name=text, mail=text)
+def test_profile_form_never_breaks_the_app(editing_person, webapp, display_name, mail):
+    person, csrf_token = editing_person
+    response = person.http.post(
+        webapp.url("/profile/edit"),
+        data={"csrf_token": csrf_token, "display_name": display_name, "mail": mail},
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert response.status_code in (303, 400), response.status_code
+    assert "Traceback" not in response.text
