@@ -1,0 +1,110 @@
+"""Seeding, the .env writer, TLS file reuse and the ciam-emulator command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from ciam_emulator.cli import main
+from ciam_emulator.seed import seed, write_env_file
+from ciam_emulator.tls import ensure_tls
+
+from .conftest import trusted_session
+
+
+def test_seed_is_idempotent_and_only_rotates_when_asked(tmp_path: Path) -> None:
+    first = seed(tmp_path, app_base_url="http://localhost:5000")
+    assert first.client_secret and first.demo_email == "demo@contoso.example"
+    again = seed(tmp_path, app_base_url="http://localhost:5001")
+    assert again.client_secret is None
+    assert (again.tenant_id, again.client_id, again.mfa_app_id) == (first.tenant_id, first.client_id, first.mfa_app_id)
+    assert again.redirect_uri == "http://localhost:5001/auth/redirect"
+    rotated = seed(tmp_path, rotate_secret=True)
+    assert rotated.client_secret and rotated.client_secret != first.client_secret
+    assert first.mfa_scope == f"api://{first.mfa_app_id}/User.MFA"
+
+
+def test_write_env_file_keeps_other_lines(tmp_path: Path) -> None:
+    result = seed(tmp_path / "instance")
+    env = tmp_path / ".env"
+    env.write_text("# my settings\nSECRET_KEY=keep-me\nCLIENT_ID=old\nLOG_LEVEL=debug\n")
+    write_env_file(env, result, "https://127.0.0.1:8443", tmp_path / "ca.pem")
+    text = env.read_text()
+    assert "# my settings\nSECRET_KEY=keep-me\n" in text and "LOG_LEVEL=debug" in text
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+    assert values["CLIENT_ID"] == result.client_id
+    assert values["CLIENT_SECRET"] == result.client_secret
+    assert values["AUTHORITY"] == f"https://127.0.0.1:8443/{result.tenant_id}/"
+    assert values["GRAPH_ENDPOINT"] == "https://127.0.0.1:8443/v1.0"
+    assert values["MFA_SCOPE"] == f"api://{result.mfa_app_id}/User.MFA"
+    assert values["CA_BUNDLE"] == str((tmp_path / "ca.pem").resolve())
+    assert values["TENANT_SUBDOMAIN"] == "contoso" and values["TENANT_ID"] == result.tenant_id
+    assert values["REDIRECT_URI"] == "http://localhost:5000/auth/redirect"
+    assert values["POST_LOGOUT_REDIRECT_URI"] == "http://localhost:5000/"
+    # Re-seeding without a new secret keeps the secret that is already in the file.
+    write_env_file(env, seed(tmp_path / "instance"), "https://127.0.0.1:8443", tmp_path / "ca.pem")
+    assert f"CLIENT_SECRET={result.client_secret}" in env.read_text()
+    assert env.read_text().count("CLIENT_ID=") == 1
+
+
+def test_tls_files_are_reused(tmp_path: Path) -> None:
+    first = ensure_tls(tmp_path)
+    stamp = first.ca_cert.read_bytes()
+    second = ensure_tls(tmp_path)
+    assert second.ca_cert.read_bytes() == stamp
+    assert oct(second.server_key.stat().st_mode & 0o777) == "0o600"
+    third = ensure_tls(tmp_path, ("127.0.0.1", "localhost", "emulator.test"))
+    assert third.ca_cert.read_bytes() != stamp  # a new host name needs a new certificate
+
+
+def test_cli_seed_writes_env_file(tmp_path: Path, capsys) -> None:
+    env = tmp_path / ".env"
+    args = ["seed", "--instance-dir", str(tmp_path / "i"), "--app-url", "http://localhost:5000", "--env-file", str(env)]
+    assert main(args) == 0
+    first = env.read_text()
+    assert "CLIENT_SECRET=" in first
+    assert main(args) == 0  # keeps the secret it already wrote
+    assert env.read_text() == first
+    assert "demo@contoso.example" in capsys.readouterr().out
+
+
+def test_cli_serve_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    instance = tmp_path / "i"
+    assert main(["seed", "--instance-dir", str(instance), "--env-file", str(tmp_path / ".env")]) == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ciam_emulator.cli", "serve", "--instance-dir", str(instance), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        http = trusted_session(instance / "tls" / "ca.pem")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = http.get(f"https://127.0.0.1:{port}/_emulator/outbox.json", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "emulator did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert http.get(f"https://127.0.0.1:{port}/_emulator/control/stats", timeout=2).status_code == 404
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=5)
+    assert process.returncode == 0
+    assert "/_emulator/outbox" in output and "Traceback" not in output
