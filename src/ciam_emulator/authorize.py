@@ -161,6 +161,7 @@ def validate_request(emulator: Emulator, tenant: Tenant, app: AppRegistration, a
         "max_age": max_age,
         "login_hint": args.get("login_hint") or None,
         "claims": claims,
+        "client_info": args.get("client_info") or None,
     }
 
 
@@ -260,7 +261,7 @@ def next_step(emulator: Emulator, auth_request: AuthRequest) -> Step:
                     ),
                 )
             return Step("signin")
-    assert current is not None  # noqa: S101 - guaranteed by the sign-in check above
+    assert current is not None
     session, user = current
     if session.mfa_time is None and mfa_required(
         emulator, auth_request.tenant_id, params["scope"], params.get("claims")
@@ -317,7 +318,8 @@ def issue_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSessio
         state = None
     if state is not None:
         result["state"] = state
-    result["client_info"] = client_info(user.id, auth_request.tenant_id)
+    if params.get("client_info") == "1":
+        result["client_info"] = client_info(user.id, auth_request.tenant_id)
     result["session_state"] = session.id
     return Callback(params["redirect_uri"], params["response_mode"], result)
 

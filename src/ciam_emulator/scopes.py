@@ -13,7 +13,7 @@ from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.store import GRAPH_APP_ID, AppRegistration, Store
 
 OIDC_SCOPES = ("openid", "profile", "offline_access", "email")
-GRAPH_RESOURCE_URIS = ("https://graph.microsoft.com", GRAPH_APP_ID, "00000003-0000-0000-c000-000000000000")
+GRAPH_RESOURCE_URIS = ("https://graph.microsoft.com", GRAPH_APP_ID)
 # Delegated Graph permissions the emulator knows; anything else is "not valid" (AADSTS70011).
 KNOWN_GRAPH_SCOPES = {
     "user.read": "User.Read",

@@ -489,7 +489,7 @@ class Store:
             (user_id, tenant_id, email, display_name, given_name, surname, email, salt, password_hash, time.time()),
         )
         user = self.get_user(user_id)
-        assert user is not None  # noqa: S101 - just inserted
+        assert user is not None
         return user
 
     def get_user(self, user_id: str) -> User | None:
@@ -585,7 +585,7 @@ class Store:
             ),
         )
         found = self.get_auth_request(request_id)
-        assert found is not None  # noqa: S101 - just inserted
+        assert found is not None
         return found
 
     def get_auth_request(self, request_id: str) -> AuthRequest | None:

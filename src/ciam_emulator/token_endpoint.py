@@ -220,6 +220,7 @@ def _redeem_code(emulator: Emulator, tenant: Tenant, app: AppRegistration, form:
         auth_time=code.auth_time,
         scopes=scopes,
         nonce=code.nonce,
+        want_client_info=form.get("client_info") == "1",
     )
 
 
@@ -264,6 +265,7 @@ def _redeem_refresh_token(
         auth_time=refresh_token.auth_time,
         scopes=scopes,
         nonce=None,
+        want_client_info=form.get("client_info") == "1",
     )
 
 
@@ -282,6 +284,7 @@ def issue_tokens(
     auth_time: float,
     scopes: ScopeRequest,
     nonce: str | None,
+    want_client_info: bool,
 ) -> dict[str, Any]:
     now = int(emulator.now())
     ctx = TokenContext(
@@ -319,6 +322,7 @@ def issue_tokens(
         )
     if "openid" in scopes.oidc_scopes:
         misbehaviour = emulator.controls.take_id_token_misbehaviour()
-        body["id_token"] = sign_id_token(id_token_claims(ctx, nonce), emulator.keys, misbehaviour)
-    body["client_info"] = client_info(user.id, tenant.id)
+        body["id_token"] = sign_id_token(id_token_claims(ctx, nonce, scopes), emulator.keys, misbehaviour)
+    if want_client_info:
+        body["client_info"] = client_info(user.id, tenant.id)
     return body

@@ -84,7 +84,7 @@ class TokenContext:
     now: int
 
 
-def id_token_claims(ctx: TokenContext, nonce: str | None) -> dict[str, Any]:
+def id_token_claims(ctx: TokenContext, nonce: str | None, scopes: ScopeRequest) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "aud": ctx.client_id,
         "iss": v2_issuer(ctx.base_url, ctx.tenant.id),
@@ -103,6 +103,11 @@ def id_token_claims(ctx: TokenContext, nonce: str | None) -> dict[str, Any]:
         "uti": _opaque(16),
         "ver": "2.0",
     }
+    if "profile" not in scopes.oidc_scopes:
+        # name and preferred_username come with the profile scope.
+        del claims["name"], claims["preferred_username"]
+    if "email" in scopes.oidc_scopes and (ctx.user.mail or ctx.user.email):
+        claims["email"] = ctx.user.mail or ctx.user.email
     if nonce is not None:
         claims["nonce"] = nonce
     return claims
@@ -141,7 +146,7 @@ def graph_access_token_claims(ctx: TokenContext, scopes: ScopeRequest, *, app_di
 
 def api_access_token_claims(ctx: TokenContext, scopes: ScopeRequest) -> dict[str, Any]:
     """A v2.0 access token for one of the tenant's own APIs (accessTokenAcceptedVersion 2)."""
-    assert scopes.api is not None  # noqa: S101 - callers route Graph elsewhere
+    assert scopes.api is not None
     return {
         "aud": scopes.api.app_id,
         "iss": v2_issuer(ctx.base_url, ctx.tenant.id),

@@ -323,10 +323,31 @@ def test_controls_are_absent_unless_enabled(tmp_path: Path) -> None:
 
 def test_authorize_query_carries_client_info_for_msal(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
     obtain_code(emulator, browser)
-    callback = browser.open(_authorize_url(emulator, "openid User.Read"))
+    callback = browser.open(_authorize_url(emulator, "openid User.Read", client_info="1"))
     assert isinstance(callback, Callback)
     parsed = parse_qs(urlsplit(callback.url).query)
     assert "client_info" in parsed and "code" in parsed
+    without = browser.open(_authorize_url(emulator, "openid User.Read"))
+    assert isinstance(without, Callback) and "client_info" not in without.params
+
+
+def test_max_age_zero_forces_sign_in_and_prompt_create_opens_sign_up(
+    emulator: LiveEmulator, browser: ScriptedBrowser
+) -> None:
+    obtain_code(emulator, browser)  # signed in
+    page = browser.open(_authorize_url(emulator, "openid User.Read", max_age="0"))
+    assert isinstance(page, Page) and "/login/signin" in page.url
+    page = browser.open(_authorize_url(emulator, "openid User.Read", prompt="create"))
+    assert isinstance(page, Page) and page.url.split("?")[0].endswith("/login/signup")
+
+
+def test_id_token_claims_follow_the_oidc_scopes(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
+    scope = "openid email User.Read"
+    tokens = redeem(emulator, obtain_code(emulator, browser, scope=scope), scope=scope).json()
+    claims = _claims(tokens["id_token"])
+    assert claims["email"] == emulator.seeded.demo_email
+    assert "name" not in claims and "preferred_username" not in claims
+    assert "refresh_token" not in tokens  # no offline_access
 
 
 def test_unpublished_signing_key(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:

@@ -62,7 +62,7 @@ def graph_error_response(error: GraphError) -> Response:
 
 
 def _injected(fault: InjectedResponse) -> GraphError:
-    assert fault.status is not None  # noqa: S101 - callers check
+    assert fault.status is not None
     code, message = _FAULT_CODES.get(fault.status, ("UnknownError", "Injected test failure."))
     headers: dict[str, str] = {}
     if fault.retry_after is not None:

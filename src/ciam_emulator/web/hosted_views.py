@@ -33,11 +33,11 @@ def respond_to_step(auth_request: AuthRequest, step: authz.Step, signed_in: Sign
     emu = emulator()
     tenant = auth_request.tenant_id
     if step.kind == "callback":
-        assert step.callback is not None  # noqa: S101 - a callback step always carries one
+        assert step.callback is not None
         response = deliver_callback(step.callback)
     elif step.kind == "mfa_code":
         session_user = authz.session_for_request(emu, auth_request)
-        assert session_user is not None  # noqa: S101 - MFA is only asked after sign-in
+        assert session_user is not None
         hosted_flows.send_code(emu, auth_request, hosted_flows.PURPOSE_MFA, session_user[1].email)
         response = redirect(url_for("hosted.mfa_code", tenant=tenant, req=auth_request.id), code=302)
     else:
