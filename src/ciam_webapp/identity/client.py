@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
 INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
+# What MSAL raises when the tenant cannot be reached or answers 5xx (its throttled HTTP client turns
+# HTTP errors into MsalServiceError).
+TRANSPORT_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError)
 # Declaring CAE capability lets resources (Graph) send claims challenges, which we honour.
 CLIENT_CAPABILITIES = ["cp1"]
 
@@ -93,7 +96,7 @@ class EntraClient:
                 instance_discovery=False,  # CIAM hosts skip it anyway; a local tenant must skip it
                 client_capabilities=CLIENT_CAPABILITIES,
             )
-        except requests.RequestException as exc:
+        except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"tenant discovery failed: {type(exc).__name__}") from exc
         except ValueError as exc:
             # MSAL raises ValueError for a 4xx or non-JSON discovery answer.
@@ -141,7 +144,7 @@ class EntraClient:
         app = self._msal_app(cache)
         try:
             result = app.acquire_token_by_auth_code_flow(flow, auth_response)
-        except requests.RequestException as exc:
+        except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
         except ValueError as exc:  # MSAL: state mismatch or a response with neither code nor error
             raise SignInError(f"callback refused by MSAL: {exc}") from exc
@@ -176,7 +179,7 @@ class EntraClient:
             raise InteractionRequired("no account in this session's token cache")
         try:
             result = app.acquire_token_silent_with_error(scopes, account, claims_challenge=claims_challenge)
-        except requests.RequestException as exc:
+        except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
         if result is None:
             raise InteractionRequired(f"no token cached for {' '.join(scopes)}")
