@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import requests
-from ciam_emulator.seed import seed, write_env_file
 from dotenv import dotenv_values, set_key
 
+from ciam_emulator.seed import seed, write_env_file
 from ciam_emulator.tls import ensure_tls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,8 @@ def main() -> int:
     parser.add_argument("--instance-dir", default=str(ROOT / "instance" / "emulator"))
     parser.add_argument("--env-file", default=str(ROOT / ".env"))
     args = parser.parse_args()
+    # Stop both children on SIGTERM (a terminal closing, `timeout`, a supervisor) as on Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
 
     instance_dir = Path(args.instance_dir)
     app_url = f"http://localhost:{args.app_port}"
@@ -44,8 +46,7 @@ def main() -> int:
     if seeded.client_secret is None and existing.get("CLIENT_ID") != seeded.client_id:
         # The registration exists but this .env does not hold its secret: issue a new one.
         seeded = seed(instance_dir, app_base_url=app_url, rotate_secret=True)
-    if seeded.client_secret is not None or not env_file.exists():
-        write_env_file(env_file, seeded, emulator_url, str(tls.ca_cert))
+    write_env_file(env_file, seeded, emulator_url, tls.ca_cert)  # keeps the secret it holds unless a new one came
     _ensure_app_secrets(env_file)
 
     children = [
@@ -100,6 +101,10 @@ def main() -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _ensure_app_secrets(env_file: Path) -> None:
