@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from cachelib import FileSystemCache
 from flask import Flask, redirect, url_for
-from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -81,7 +79,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         token_cache_codec=TokenCacheCodec(settings.token_cache_keys, secret_key=settings.secret_key),
     )
 
-    Session(app)
     CSRFProtect(app)
 
     from .web import auth, errors, health, main, profile, security, user_session
@@ -105,16 +102,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _configure_session_store(app: Flask, settings: Settings) -> None:
-    if settings.session_type == "redis":
-        import redis
+    """Sessions in the embedded store (files in the instance folder) or Redis, with a 503 page and no
+    half-written session when the store fails (web/session_store.py). Replaces Flask-Session's
+    `Session(app)`, which would install an interface without that handling."""
+    from .web.session_store import install_session_store
 
-        app.config["SESSION_TYPE"] = "redis"
-        app.config["SESSION_REDIS"] = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-        )
-    else:
-        # Embedded default: files in the instance folder, written atomically by cachelib.
-        app.config["SESSION_TYPE"] = "cachelib"
-        app.config["SESSION_CACHELIB"] = FileSystemCache(
-            settings.session_dir, threshold=100_000, mode=0o600, default_timeout=settings.session_idle_timeout
-        )
+    install_session_store(
+        app, session_type=settings.session_type, redis_url=settings.redis_url, session_dir=settings.session_dir
+    )

@@ -1,4 +1,10 @@
-"""Liveness and readiness for load balancers and App Service health checks: JSON, no secrets."""
+"""Liveness and readiness for load balancers and App Service health checks: JSON, no secrets.
+
+`/healthz` says only that the process answers (restart me if not). `/readyz` says whether this
+instance can serve a signed-in user: the session store accepts a write, and the tenant's discovery
+document answers, each checked with a short timeout. Neither reads the browser's session, so both
+keep answering while the session store is down.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from . import user_session
+from .session_store import probe_session_store
 
 bp = Blueprint("health", __name__)
 
@@ -21,26 +28,11 @@ def healthz() -> Response:
 
 
 @bp.get("/readyz")
-def readyz() -> tuple[Response, int]:
-    checks = {"session_store": _check_session_store(), "tenant_discovery": _check_tenant_discovery()}
+def readyz() -> tuple[Response, int, dict[str, str]]:
+    checks = {"session_store": probe_session_store(current_app), "tenant_discovery": _check_tenant_discovery()}
     ready = all(check["ok"] for check in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
-
-
-def _check_session_store() -> dict[str, Any]:
-    store = current_app.session_interface
-    try:
-        client = getattr(store, "client", None)
-        if client is not None and hasattr(client, "ping"):
-            client.ping()  # redis
-        else:
-            cache = store.cache  # cachelib FileSystemCache: write and read a probe entry
-            cache.set("readyz-probe", b"1", timeout=60)
-            if cache.get("readyz-probe") != b"1":
-                return {"ok": False, "error": "session store did not return what was written"}
-    except Exception as exc:  # noqa: BLE001 - any failure of the store means "not ready", reported by type
-        return {"ok": False, "error": f"{type(exc).__name__}"}
-    return {"ok": True}
+    body = jsonify(status="ready" if ready else "not ready", checks=checks)
+    return body, 200 if ready else 503, {"Cache-Control": "no-store"}
 
 
 def _check_tenant_discovery() -> dict[str, Any]:
