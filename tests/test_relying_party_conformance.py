@@ -65,6 +65,17 @@ def test_id_token_misbehaviour_is_refused(case, person, webapp, tenant, customer
     _refusal_logged(app_logs, "ID token")
 
 
+def test_unknown_kid_makes_the_app_refetch_jwks_exactly_once(person, webapp, tenant, customer):
+    sign_in(person, webapp, tenant, customer.email, customer.password)  # keys are cached now
+    # Forget kids an earlier test already found unknown (the app remembers them for a while).
+    webapp.app.extensions["ciam"].entra.id_tokens._jwks._unknown_kids.clear()
+    other = type(person)(tenant.ca_bundle)
+    tenant.reset_stats()
+    page = _attempt_sign_in(other, webapp, tenant, customer, "unknown_kid")
+    _assert_refused(page, webapp, other, tenant)
+    assert tenant.stats()["jwks"] == 1
+
+
 @pytest.mark.parametrize("case", CALLBACK_CASES)
 def test_callback_state_misbehaviour_is_refused(case, person, webapp, tenant, customer, app_logs):
     page = _attempt_sign_in(person, webapp, tenant, customer, case)
