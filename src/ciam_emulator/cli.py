@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -65,6 +66,11 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # A supervisor's SIGTERM stops the server as cleanly as Ctrl-C does.
+    raise KeyboardInterrupt
+
+
 def _serve(args: argparse.Namespace) -> int:
     base_url = args.base_url or f"https://{args.host}:{args.port}"
     tls = ensure_tls(args.instance_dir, _tls_hosts(args.host))
@@ -74,6 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"Outbox       {base_url}/_emulator/outbox")
     print("Press Ctrl-C to stop.")
     sys.stdout.flush()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -233,3 +234,24 @@ def test_bad_scope_at_authorize_redirects_with_error_and_state(emulator: LiveEmu
     assert params["error"] == ["invalid_scope"]
     assert params["error_description"][0].startswith("AADSTS28000")
     assert params["state"] == ["keep-me"]
+
+
+def test_repeated_wrong_passwords_lock_the_account_for_a_while(emulator: LiveEmulator) -> None:
+    email = f"lock-{secrets.token_hex(4)}@contoso.example"
+    password = emulator.new_user(email)
+    browser = ScriptedBrowser(emulator)
+    page = browser.open(
+        emulator.msal_app().initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI)["auth_uri"]
+    )
+    for _ in range(10):
+        assert isinstance(page, Page)
+        page = browser.submit(page, "/login/signin", {"email": email, "password": "Wrong-Passw0rd!"})
+    assert isinstance(page, Page) and page.error_text() == "Your password is incorrect."
+    # Ten failures lock the account: even the right password is refused for now.
+    page = browser.submit(page, "/login/signin", {"email": email, "password": password})
+    assert isinstance(page, Page) and "locked" in (page.error_text() or "")
+
+
+def test_token_endpoint_refuses_get(emulator: LiveEmulator) -> None:
+    response = trusted_session(emulator.ca_cert).get(emulator.token_url, timeout=10)
+    assert response.status_code == 400 and response.json()["error_codes"] == [900561]

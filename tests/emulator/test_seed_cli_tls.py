@@ -75,7 +75,7 @@ def test_cli_seed_writes_env_file(tmp_path: Path, capsys) -> None:
     assert "demo@contoso.example" in capsys.readouterr().out
 
 
-def test_cli_serve_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_cli_serve_runs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     instance = tmp_path / "i"
     assert main(["seed", "--instance-dir", str(instance), "--env-file", str(tmp_path / ".env")]) == 0
     with socket.socket() as sock:
@@ -100,7 +100,7 @@ def test_cli_serve_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert response.status_code == 200
         assert http.get(f"https://127.0.0.1:{port}/_emulator/control/stats", timeout=2).status_code == 404
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=15)
     finally:
         if process.poll() is None:

@@ -146,6 +146,16 @@ def token(tenant: str) -> Response:
     return response
 
 
+@blueprint.get("/<tenant>/oauth2/v2.0/token")
+def token_get(tenant: str) -> Response:
+    resolve_tenant(tenant)
+    return entra_json_error(
+        EntraProtocolError(
+            "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests. Received a GET request."
+        )
+    )
+
+
 def _injected_token_fault(status: int, retry_after: int | None, error: str | None, description: str | None) -> Response:
     if status >= 500:
         default_error, code, message = (
