@@ -67,6 +67,18 @@ def test_sign_out_redirect_carries_the_post_logout_uri(person, webapp, tenant, c
     location = response.headers["Location"]
     assert location.startswith(f"{tenant.base_url}/{tenant.tenant_id}/oauth2/v2.0/logout?")
     assert "post_logout_redirect_uri=http%3A%2F%2Flocalhost" in location
+    assert "logout_hint=" in location and "id_token_hint" not in location
+
+
+def test_logout_hint_ends_the_tenant_session_it_names(person, webapp, tenant, customer):
+    home = sign_in(person, webapp, tenant, customer.email, customer.password)
+    csrf = home.soup.find("input", attrs={"name": "csrf_token"})["value"]
+    response = person.http.post(webapp.url("/auth/sign-out"), data={"csrf_token": csrf}, allow_redirects=False)
+    # Another client, without the tenant's cookie, follows the logout URL: the hint alone ends the session.
+    stranger = type(person)(tenant.ca_bundle)
+    assert stranger.get(response.headers["Location"]).path == "/"
+    again = person.get(webapp.url("/auth/sign-in"))
+    assert again.url.startswith(tenant.base_url) and again.has_field("password")
 
 
 def test_sign_out_needs_the_csrf_token(person, webapp, tenant, customer):

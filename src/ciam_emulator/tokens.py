@@ -62,6 +62,20 @@ def client_info(user_id: str, tenant_id: str) -> str:
     return b64url(payload)
 
 
+def login_hint_for(session_id: str, user_id: str) -> str:
+    """The `login_hint` optional claim: opaque to apps, it names the sign-in session to end when an
+    app sends it back as `logout_hint`."""
+    return b64url(json.dumps({"sid": session_id, "oid": user_id}, separators=(",", ":")).encode())
+
+
+def session_id_from_login_hint(hint: str) -> str | None:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(hint + "=" * (-len(hint) % 4)))
+    except (ValueError, TypeError):
+        return None
+    return data.get("sid") if isinstance(data, dict) and isinstance(data.get("sid"), str) else None
+
+
 def _opaque(length: int = 24) -> str:
     return secrets.token_urlsafe(length)
 
@@ -110,6 +124,8 @@ def id_token_claims(ctx: TokenContext, nonce: str | None, scopes: ScopeRequest) 
         claims["email"] = ctx.user.mail or ctx.user.email
     if nonce is not None:
         claims["nonce"] = nonce
+    # Optional claim `login_hint` (configured on the seeded web app registration, as Entra allows).
+    claims["login_hint"] = login_hint_for(ctx.session_id, ctx.user.id)
     return claims
 
 

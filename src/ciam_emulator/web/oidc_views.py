@@ -13,7 +13,7 @@ from ciam_emulator import authorize as authz
 from ciam_emulator.errors import EntraProtocolError, TokenValidationError
 from ciam_emulator.store import sha256_hex
 from ciam_emulator.token_endpoint import handle_token_request
-from ciam_emulator.tokens import v2_issuer, verify_emulator_token
+from ciam_emulator.tokens import session_id_from_login_hint, v2_issuer, verify_emulator_token
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
     SSO_COOKIE_NAME,
@@ -199,6 +199,10 @@ def logout(tenant: str) -> Response:
         session = emu.store.find_sso_session_by_cookie(cookie_value)
         if session is not None:
             emu.store.delete_sso_session(session.id)
+    # logout_hint (the login_hint claim sent back) names the session to end, cookie or not.
+    hinted_session = session_id_from_login_hint(values.get("logout_hint", ""))
+    if hinted_session:
+        emu.store.delete_sso_session(hinted_session)
 
     app = emu.store.find_app(found.id, client_id) if client_id else None
     allowed = set(app.post_logout_redirect_uris) | set(app.redirect_uris) if app else set()
