@@ -53,21 +53,24 @@ def _reauthorize_for_graph(after: str, claims_challenge: str | None = None) -> R
     )
 
 
-def _load_profile() -> Profile:
-    return user_session.services().graph.get_me(_graph_token())
+def _load_profile(come_back_to: str) -> Profile | RenderResult:
+    """Graph's /me, or the response that deals with not getting it (re-authentication or an error page)."""
+    try:
+        return user_session.services().graph.get_me(_graph_token())
+    except InteractionRequired as exc:
+        return _reauthorize_for_graph(come_back_to, exc.claims_challenge)
+    except GraphClaimsChallenge as exc:
+        return _reauthorize_for_graph(come_back_to, exc.claims)
+    except GraphError as exc:
+        return _graph_failure_page(exc)
 
 
 @bp.get("")
 @login_required
 def view() -> RenderResult:
-    try:
-        profile = _load_profile()
-    except InteractionRequired as exc:
-        return _reauthorize_for_graph(url_for("profile.view"), exc.claims_challenge)
-    except GraphClaimsChallenge as exc:
-        return _reauthorize_for_graph(url_for("profile.view"), exc.claims)
-    except GraphError as exc:
-        return _graph_failure_page(exc)
+    profile = _load_profile(url_for("profile.view"))
+    if not isinstance(profile, Profile):
+        return profile
     return render_template("profile.html", profile=profile)
 
 
@@ -89,7 +92,6 @@ def _step_up_needed() -> tuple[bool, str | None, str | None]:
 
 
 def _begin_step_up(claims_challenge: str | None, prompt: str | None, after: str) -> Response:
-    session["step_up_started_at"] = time.time()
     return begin_authorization(
         scopes=[_settings().mfa_scope], after_sign_in=after, claims_challenge=claims_challenge, prompt=prompt
     )
@@ -101,14 +103,9 @@ def edit() -> RenderResult:
     needed, claims_challenge, prompt = _step_up_needed()
     if needed:
         return _begin_step_up(claims_challenge, prompt, url_for("profile.edit"))
-    try:
-        profile = _load_profile()
-    except InteractionRequired as exc:
-        return _reauthorize_for_graph(url_for("profile.edit"), exc.claims_challenge)
-    except GraphClaimsChallenge as exc:
-        return _reauthorize_for_graph(url_for("profile.edit"), exc.claims)
-    except GraphError as exc:
-        return _graph_failure_page(exc)
+    profile = _load_profile(url_for("profile.edit"))
+    if not isinstance(profile, Profile):
+        return profile
     form = ProfileForm(data={"display_name": profile["displayName"], "mail": profile["mail"]})
     return render_template("edit_profile.html", form=form)
 
