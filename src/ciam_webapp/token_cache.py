@@ -4,17 +4,27 @@ A leaked session store (a Redis dump, a copied sessions folder) must not leak re
 serialized cache is sealed with Fernet. Several keys may be configured: the first encrypts, all of
 them decrypt, which is how a key is rotated without signing everybody out. With no key configured,
 one is derived from SECRET_KEY (HKDF, its own purpose label) so the default set-up is still encrypted.
+
+The cache is compressed before it is sealed: MSAL's JSON with two access tokens and an ID token is
+~9 KB, and every request reads the session, so this keeps a signed-in user's session under 8 KiB.
+(Compressing before encrypting leaks plaintext through the length only to someone who sees
+ciphertext sizes while choosing part of the plaintext; the sealed cache never leaves the server.)
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import zlib
 
 import msal
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# First byte of a sealed cache's plaintext: zlib-compressed JSON. Caches sealed before compression
+# start with "{" and are still read.
+_COMPRESSED = b"\x01"
 
 
 class TokenCacheCodec:
@@ -27,13 +37,17 @@ class TokenCacheCodec:
         cache = msal.SerializableTokenCache()
         if sealed:
             try:
-                cache.deserialize(self._fernet.decrypt(sealed).decode("utf-8"))
-            except InvalidToken:
+                plaintext = self._fernet.decrypt(sealed)
+                if plaintext.startswith(_COMPRESSED):
+                    # Authenticated by Fernet, so only we could have compressed it: no size guard needed.
+                    plaintext = zlib.decompress(plaintext[len(_COMPRESSED) :])
+                cache.deserialize(plaintext.decode("utf-8"))
+            except (InvalidToken, zlib.error):
                 pass  # the user will simply be asked to sign in again
         return cache
 
     def seal(self, cache: msal.SerializableTokenCache) -> bytes:
-        return self._fernet.encrypt(cache.serialize().encode("utf-8"))
+        return self._fernet.encrypt(_COMPRESSED + zlib.compress(cache.serialize().encode("utf-8"), 6))
 
 
 def merge_caches(kept: msal.SerializableTokenCache, newer: msal.SerializableTokenCache) -> msal.SerializableTokenCache:

@@ -1,0 +1,159 @@
+"""Issue 6 on real Redis: instances share sessions; what is stored is small, sealed and only what is
+needed; sessions expire (idle timeout as a Redis TTL, absolute lifetime) and sign-out deletes them."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from ciam_webapp.token_cache import TokenCacheCodec
+from tests.scale.conftest import remember_tokens, session_id
+from tests.support.journeys import TenantPages, on_app, sign_in
+
+MAX_SESSION_BYTES = 8 * 1024
+JWT = re.compile(rb"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")
+# web/user_session.py's list, plus what Flask-Session and flash() add.
+NEEDED_KEYS = {
+    "user",
+    "account",
+    "token_cache",
+    "auth_flow",
+    "after_sign_in",
+    "pending_edit",
+    "mfa_at",
+    "signed_in_at",
+    "csrf_token",
+    "_permanent",
+    "_flashes",
+}
+
+
+def _edit_with_mfa_through(instance, person, tenant, customer, new_name):
+    page = person.get(instance.url("/profile/edit"))
+    assert page.url.startswith(tenant.base_url), "the edit asks for MFA first"
+    page = TenantPages(person, tenant, customer.email, customer.password).finish(page)
+    assert on_app(page, instance) and page.path == "/profile/edit", page.text[:500]
+    saved = person.submit(page, {"display_name": new_name, "mail": customer.email})
+    assert saved.path == "/profile" and "Your profile was saved." in saved.text, saved.text[:500]
+    return saved
+
+
+def _tokens_in(stored, settings) -> list[str]:
+    """Every token string in a stored session's (decrypted) MSAL cache."""
+    codec = TokenCacheCodec(settings.token_cache_keys, secret_key=settings.secret_key)
+    cache = json.loads(codec.load(stored["token_cache"]).serialize())
+    tokens = [
+        entry["secret"]
+        for section in ("AccessToken", "RefreshToken", "IdToken")
+        for entry in cache.get(section, {}).values()
+    ]
+    remember_tokens(tokens)
+    return tokens
+
+
+def test_sign_in_on_a_then_profile_view_and_edit_with_mfa_on_b(redis_instances, shared_redis, person, tenant, customer):
+    a, b = redis_instances
+    home = sign_in(person, a, tenant, customer.email, customer.password)
+    assert on_app(home, a) and "Signed in as" in home.text
+    sid = session_id(person)
+    assert shared_redis.stored(sid)["user"]["preferred_username"] == customer.email
+
+    profile = person.get(b.url("/profile"))  # the same cookie, another instance
+    assert profile.url == b.url("/profile") and profile.status == 200
+    assert profile.soup.select_one('[data-field="mail"]').get_text() == customer.email
+
+    saved = _edit_with_mfa_through(b, person, tenant, customer, "Edited Through B")
+    assert on_app(saved, b)
+    assert saved.soup.select_one('[data-field="displayName"]').get_text() == "Edited Through B"
+    assert tenant.user(customer.email)["displayName"] == "Edited Through B"
+
+    back_on_a = person.get(a.url("/profile"))  # and A sees what B wrote (the MFA session state)
+    assert back_on_a.status == 200 and back_on_a.url == a.url("/profile")
+    assert back_on_a.soup.select_one('[data-field="displayName"]').get_text() == "Edited Through B"
+
+
+def test_stored_session_is_small_sealed_and_holds_only_what_is_needed(
+    redis_instances, shared_redis, person, tenant, customer
+):
+    a, b = redis_instances
+    sign_in(person, a, tenant, customer.email, customer.password)
+    after_sign_in = shared_redis.client.get(shared_redis.session_key(session_id(person)))
+    _edit_with_mfa_through(b, person, tenant, customer, "Sealed Customer")
+    sid = session_id(person)
+    raw = shared_redis.client.get(shared_redis.session_key(sid))
+    stored = shared_redis.stored(sid)
+
+    sizes = {"after sign-in": len(after_sign_in), "after MFA and edit": len(raw)}
+    print(f"stored session size per signed-in user: {sizes}")
+    assert max(sizes.values()) < MAX_SESSION_BYTES, sizes
+    assert set(stored) <= NEEDED_KEYS, f"unexpected keys in the session: {set(stored) - NEEDED_KEYS}"
+    assert "auth_flow" not in stored and "pending_edit" not in stored, "finished flows are not kept"
+
+    tokens = _tokens_in(stored, a.settings)
+    assert len(tokens) >= 4, "the sealed cache holds ID, refresh and both access tokens"
+    everything = b"".join(shared_redis.client.get(key) or b"" for key in shared_redis.keys())
+    for token in tokens:
+        assert token.encode() not in everything
+        assert token.encode()[-40:] not in everything  # not even the signature part
+    assert not JWT.search(everything), "something token-shaped is stored in clear"
+
+
+def test_idle_timeout_is_the_redis_ttl_and_an_idle_session_is_gone(
+    start_instance, shared_redis, person, tenant, customer
+):
+    instance = start_instance(
+        secret_key="i" * 64,
+        key_prefix=shared_redis.prefix,
+        changes={"session_idle_timeout": 3},
+        SESSION_TYPE="redis",
+        REDIS_URL=shared_redis.url,
+    )
+    sign_in(person, instance, tenant, customer.email, customer.password)
+    key = shared_redis.session_key(session_id(person))
+    assert 0 < shared_redis.client.ttl(key) <= 3
+
+    time.sleep(1.5)
+    assert person.get(instance.url("/profile")).status == 200  # activity slides the expiry
+    assert shared_redis.client.pttl(key) > 2000
+
+    time.sleep(3.3)
+    assert shared_redis.client.exists(key) == 0, "Redis dropped the idle session by itself"
+    # (not followed: the tenant's own SSO cookie would sign the person straight back in)
+    response = person.http.get(instance.url("/profile"), allow_redirects=False, timeout=15)
+    assert response.status_code == 302 and "/auth/sign-in" in response.headers["Location"], "signed out after idling"
+
+
+def test_absolute_lifetime_ends_a_busy_session_and_deletes_its_entry(
+    start_instance, shared_redis, person, tenant, customer
+):
+    instance = start_instance(
+        secret_key="l" * 64,
+        key_prefix=shared_redis.prefix,
+        changes={"session_lifetime": 2},
+        SESSION_TYPE="redis",
+        REDIS_URL=shared_redis.url,
+    )
+    sign_in(person, instance, tenant, customer.email, customer.password)
+    key = shared_redis.session_key(session_id(person))
+    assert shared_redis.client.exists(key) == 1
+    time.sleep(2.5)
+    page = person.get(instance.url("/claims"))
+    assert "Signed in as" not in page.text
+    assert shared_redis.client.exists(key) == 0, "the expired session's entry is deleted, not just ignored"
+
+
+def test_sign_out_deletes_the_server_side_entry(redis_instances, shared_redis, person, tenant, customer):
+    a, b = redis_instances
+    home = sign_in(person, a, tenant, customer.email, customer.password)
+    key = shared_redis.session_key(session_id(person))
+    assert shared_redis.client.exists(key) == 1
+
+    signed_out = person.submit(home, form=home.soup.find("form", attrs={"action": "/auth/sign-out"}))
+    assert signed_out.status == 200 and "Signed in as" not in signed_out.text
+    assert shared_redis.client.exists(key) == 0
+    new_sid = session_id(person)  # at most a new session that held the farewell message
+    if new_sid is not None:
+        assert new_sid not in key
+        assert set(shared_redis.stored(new_sid) or {}) <= {"_permanent", "_flashes", "csrf_token"}
+    assert "Signed in as" not in person.get(b.url("/")).text
