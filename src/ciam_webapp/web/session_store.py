@@ -121,7 +121,7 @@ def redis_client(url: str) -> redis.Redis:
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
     )
 
 

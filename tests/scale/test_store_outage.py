@@ -1,0 +1,200 @@
+"""Issue 6: the session store fails. Our own redis-server is killed, paused, filled up and brought
+back: people get a clear 503 page in the site's style, /readyz says why, nothing is half-saved,
+and the app recovers by itself. Also the embedded store: it works, holds no token in clear, and a
+folder that cannot be written gives the same 503 page."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+import redis
+
+from tests.scale.conftest import session_id
+from tests.scale.test_redis_sessions import JWT
+from tests.support.journeys import sign_in
+from tests.support.person import Page, form_values
+
+
+def _assert_store_unavailable_page(response) -> None:
+    assert response.status_code == 503, (response.status_code, response.text[:300])
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers.get("Retry-After") == "5"
+    text = response.text
+    assert "Temporarily unavailable" in text and "Nothing was changed" in text
+    assert 'class="site-header"' in text and "/static/css/site.css" in text  # the site's own frame and style
+    assert "Traceback" not in text and "Internal Server Error" not in text
+
+
+@pytest.fixture()
+def instance_on_private_redis(private_redis, start_instance):
+    return start_instance(secret_key="o" * 64, SESSION_TYPE="redis", REDIS_URL=private_redis.url)
+
+
+def test_redis_killed_mid_run_gives_503_pages_readyz_says_why_and_the_app_recovers(
+    instance_on_private_redis, private_redis, person, tenant, customer
+):
+    app = instance_on_private_redis
+    sign_in(person, app, tenant, customer.email, customer.password)
+    assert person.get(app.url("/profile")).status == 200
+    assert app.app.test_client().get("/readyz").status_code == 200
+    home = person.get(app.url("/"))
+
+    private_redis.kill()
+
+    started = time.monotonic()
+    _assert_store_unavailable_page(person.http.get(app.url("/profile"), timeout=15))
+    _assert_store_unavailable_page(person.http.get(app.url("/claims"), allow_redirects=False, timeout=15))
+    # A form post is answered the same way, not as an expired CSRF token or a crash.
+    sign_out_form = home.soup.find("form", attrs={"action": "/auth/sign-out"})
+    post = person.http.post(
+        app.url("/auth/sign-out"), data=form_values(sign_out_form), allow_redirects=False, timeout=15
+    )
+    _assert_store_unavailable_page(post)
+    assert time.monotonic() - started < 5, "a refused connection fails fast"
+    # The cookie is kept: the session is still there once the store is back (here: it is not).
+    assert session_id(person) is not None
+
+    # What needs no session keeps working: the stylesheet of the error page, the probes.
+    assert person.http.get(app.url("/static/css/site.css"), timeout=15).status_code == 200
+    assert person.http.get(app.url("/healthz"), timeout=15).status_code == 200
+    ready = person.http.get(app.url("/readyz"), timeout=15)
+    assert ready.status_code == 503 and ready.headers["Content-Type"] == "application/json"
+    body = ready.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["session_store"]["ok"] is False
+    assert body["checks"]["session_store"]["store"] == "redis"
+    reason = body["checks"]["session_store"]["error"]
+    assert "ConnectionError" in reason and str(private_redis.port) in reason, reason
+    assert body["checks"]["tenant_discovery"]["ok"] is True
+    # Signing in while the store is down: told at once, not sent to the tenant with a flow we cannot keep.
+    stranger = person.__class__(tenant.ca_bundle)
+    _assert_store_unavailable_page(stranger.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15))
+
+    private_redis.start()  # same port, empty: this Redis keeps nothing on disk
+
+    assert person.http.get(app.url("/readyz"), timeout=15).status_code == 200
+    gone = person.http.get(app.url("/profile"), allow_redirects=False, timeout=15)
+    assert gone.status_code == 302 and "/auth/sign-in" in gone.headers["Location"], "the lost session means: sign in"
+    page = sign_in(person, app, tenant, customer.email, customer.password, next_path="/profile")
+    assert page.status == 200 and page.path == "/profile", "recovered without a restart"
+
+
+def test_paused_redis_costs_a_bounded_wait_then_503(instance_on_private_redis, private_redis, person, tenant, customer):
+    app = instance_on_private_redis
+    sign_in(person, app, tenant, customer.email, customer.password)
+    os.kill(private_redis.process.pid, signal.SIGSTOP)  # connections open, nothing answers
+    try:
+        started = time.monotonic()
+        response = person.http.get(app.url("/profile"), timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+    _assert_store_unavailable_page(response)
+    assert waited < 10, f"took {waited:.1f}s: the Redis timeouts bound the wait"
+    assert person.get(app.url("/profile")).status == 200, "and once Redis answers, the session is all there"
+
+
+def test_a_session_that_cannot_be_written_is_not_saved_at_all(
+    instance_on_private_redis, private_redis, person, tenant, customer
+):
+    app = instance_on_private_redis
+    prefix = app.app.session_interface.key_prefix
+    admin = private_redis.client()
+    home = sign_in(person, app, tenant, customer.email, customer.password)
+    # A second sign-in, started now and stopped at the tenant's redirect back to us, so that later
+    # the callback's write of the new session is what fails.
+    callback_url = _tenant_redirect_back(person, app, customer)
+    key = prefix + session_id(person)
+    before = admin.get(key)
+
+    # Out of memory, Redis refuses writes; reads and deletes still work.
+    admin.config_set("maxmemory", 1)
+    try:
+        # An edit that needs MFA would keep a pending edit and a new flow, then redirect to the
+        # tenant: the save fails, so the page says so instead of redirecting.
+        response = person.http.post(
+            app.url("/profile/edit"),
+            data={**form_values(home.form_with("csrf_token")), "display_name": "Never Saved", "mail": customer.email},
+            allow_redirects=False,
+            timeout=15,
+        )
+        _assert_store_unavailable_page(response)
+        assert "Location" not in response.headers and "Set-Cookie" not in response.headers
+        assert admin.get(key) == before, "the stored session is exactly what it was"
+
+        # The callback replaces the session by a new one (new id): the old one is deleted, the new
+        # one cannot be written, so there is no session at all rather than part of one.
+        response = person.http.get(callback_url, allow_redirects=False, timeout=15)
+        _assert_store_unavailable_page(response)
+        assert "Set-Cookie" not in response.headers
+        assert [k for k in admin.scan_iter(prefix + "*") if b"readyz" not in k] == []
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    assert tenant.user(customer.email)["displayName"] == customer.display_name
+    gone = person.http.get(app.url("/profile"), allow_redirects=False, timeout=15)
+    assert gone.status_code == 302 and "/auth/sign-in" in gone.headers["Location"]
+
+
+def _tenant_redirect_back(person, app, customer) -> str:
+    """Start a sign-in and follow it by hand up to (not including) the tenant's redirect to us."""
+    response = person.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15)
+    for _ in range(10):
+        location = response.headers.get("Location")
+        if location:
+            url = urljoin(response.url, location)
+            if url.startswith(app.base_url):
+                return url
+            response = person.http.get(url, allow_redirects=False, timeout=15)
+            continue
+        page = Page(response)  # a hosted page: answer it as the customer would
+        form = page.forms()[0]
+        fields = form_values(form)
+        if page.has_field("password"):
+            fields["password"] = customer.password
+        if page.has_field("email"):
+            fields["email"] = customer.email
+        action = urljoin(page.url, form.get("action") or page.url)
+        response = person.http.post(action, data=fields, allow_redirects=False, timeout=15)
+    raise AssertionError("the tenant never sent us back")
+
+
+def test_embedded_store_works_and_holds_no_token_in_clear(start_instance, person, tenant, customer):
+    app = start_instance(secret_key="f" * 64)  # SESSION_TYPE unset: the embedded default
+    sign_in(person, app, tenant, customer.email, customer.password)
+    assert person.get(app.url("/profile")).status == 200
+    files = [p for p in Path(app.settings.session_dir).iterdir() if p.is_file()]
+    assert files
+    stored = b"".join(p.read_bytes() for p in files)
+    assert not JWT.search(stored), "no token stored in clear"
+    assert app.app.test_client().get("/readyz").get_json()["checks"]["session_store"] == {
+        "ok": True,
+        "store": "filesystem",
+    }
+
+
+def test_embedded_store_that_cannot_write_gives_the_503_page(start_instance, tmp_path, tenant):
+    app = start_instance(secret_key="w" * 64)
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    app.app.session_interface.cache._path = str(not_a_folder / "sessions")  # every write now fails
+    client = app.app.test_client()
+    _assert_store_unavailable_page(client.get("/auth/sign-in"))
+    readiness = client.get("/readyz").get_json()["checks"]["session_store"]
+    assert readiness["ok"] is False and "not writable" in readiness["error"]
+
+
+def test_a_redis_error_inside_a_view_is_the_503_page_too(start_instance, private_redis, person):
+    # E.g. regenerating the session id at sign-in deletes the old entry from inside the view.
+    app = start_instance(secret_key="v" * 64, SESSION_TYPE="redis", REDIS_URL=private_redis.url)
+
+    def view_meeting_a_dead_store():
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    app.app.add_url_rule("/_test/store-fails-in-view", view_func=view_meeting_a_dead_store)
+    _assert_store_unavailable_page(person.http.get(app.url("/_test/store-fails-in-view"), timeout=15))
