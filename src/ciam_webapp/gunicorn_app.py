@@ -1,17 +1,21 @@
 """`ciam-webapp serve`: gunicorn with several workers, configured from our settings.
 
-Each worker builds its own app (after fork), so connection pools and caches are per process; with
-more than one worker (or instance) sessions must live in a shared store (SESSION_TYPE=redis) or on
-a filesystem all workers see (the embedded default works for workers of one machine).
+Each worker builds its own app after the fork (no preloading), so every worker has its own Redis
+connection pool and HTTP sessions: sockets are never shared between processes. With more than one
+worker or instance, sessions must live where all of them see them: SESSION_TYPE=redis (any number
+of machines) or the embedded store's folder (workers of one machine only).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
+
+SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
 
 
 class _GunicornApp(BaseApplication):  # type: ignore[misc]
@@ -30,16 +34,35 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
         return create_app(self._settings)
 
 
-def serve_with_gunicorn(settings: Settings, *, bind: str, workers: int, timeout: int) -> None:
-    options = {
+def gunicorn_options(*, bind: str, workers: int, timeout: int) -> dict[str, Any]:
+    options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
+        # Threads: a request mostly waits on the tenant, Graph or Redis, so a worker serves several.
         "worker_class": "gthread",
         "threads": 4,
         "timeout": timeout,
         "graceful_timeout": 10,
+        "keepalive": 5,
+        # Recycle workers now and then (jittered so they do not all restart together).
+        "max_requests": 2000,
+        "max_requests_jitter": 200,
         "accesslog": None,  # the app logs structured lines itself; access logs would record query strings
         "errorlog": "-",
         "preload_app": False,
+        # X-Forwarded-* are honoured by the app's ProxyFix, as many hops as TRUSTED_PROXIES says, and
+        # nowhere else: gunicorn's own handling (trusting 127.0.0.1 by default) would let a local
+        # client claim https even with TRUSTED_PROXIES=0.
+        "forwarded_allow_ips": "",
+        # No runtime control socket: it is not needed, and a fixed path clashes between servers.
+        "control_socket_disable": True,
+        "proc_name": "ciam-webapp",
     }
-    _GunicornApp(settings, options).run()
+    if os.path.isdir(SHARED_MEMORY_DIR):
+        # Worker heartbeats in memory: a disk-backed /tmp (containers, App Service) can stall them.
+        options["worker_tmp_dir"] = SHARED_MEMORY_DIR
+    return options
+
+
+def serve_with_gunicorn(settings: Settings, *, bind: str, workers: int, timeout: int) -> None:
+    _GunicornApp(settings, gunicorn_options(bind=bind, workers=workers, timeout=timeout)).run()
