@@ -1,19 +1,27 @@
-"""Debian's chromium driven by Playwright for Python (no browser download: executable_path)."""
+"""Debian's chromium driven by Playwright for Python (no browser download: executable_path).
+
+One browser per test session (start-up is the slow part); each test gets a fresh context, so
+cookies never leak from one customer's journey into another's.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.browser.page_checks import BrowserWatch, PageChecks
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}  # a common phone width in CSS pixels
 
 
 def _spki_pin(cert_path: Path) -> str:
@@ -49,15 +57,29 @@ def browser(tenant) -> Iterator[object]:
 
 
 @pytest.fixture()
-def page(browser, request) -> Iterator[object]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.console_messages = console  # type: ignore[attr-defined]
-    yield page
-    context.close()
+def open_page(browser) -> Iterator[Callable[..., object]]:
+    """`open_page(viewport=PHONE)` gives a watched page in a fresh context; all are closed at the end."""
+    contexts: list[object] = []
+    watches: list[BrowserWatch] = []
+
+    def open_one(viewport: dict[str, int] | None = None) -> object:
+        context = browser.new_context(viewport=viewport or DESKTOP, locale="en-GB")
+        contexts.append(context)
+        watch = BrowserWatch.install(context)
+        watches.append(watch)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.watch = watch  # type: ignore[attr-defined]
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
+def page(open_page) -> object:
+    return open_page()
 
 
 @pytest.fixture()
@@ -71,3 +93,9 @@ def screenshot(request):
         return path
 
     return take
+
+
+@pytest.fixture()
+def checks(screenshot, webapp, tenant) -> PageChecks:
+    """`checks.page(page, "name")`: screenshot, then accessibility, title/lang, labels, CSP checks."""
+    return PageChecks(screenshot=screenshot, app_origin=webapp.base_url, tenant_origin=tenant.base_url)

@@ -1,6 +1,19 @@
-"""The journey in a real browser (Debian's chromium): the session survives the tenant's redirect."""
+"""The customer's whole journey in a real browser (Debian's chromium), app and hosted pages alike.
+
+Every page met on the way is screenshotted and checked (axe-core, title/lang, labels, CSP): see
+page_checks.PageChecks.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import urlencode
 
 import pytest
+
+from tests.browser.page_checks import assert_header_for, tab_to
+from tests.conftest import SUITE_SECRETS
 
 pytestmark = pytest.mark.browser
 
@@ -11,18 +24,217 @@ def sign_in_at_tenant(page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_sign_in_and_see_the_claims(page, webapp, tenant, customer, screenshot):
+def flash(page):
+    return page.locator(".flash")
+
+
+def test_new_customer_signs_up_edits_profile_behind_mfa_and_signs_out(page, open_page, webapp, tenant, checks):
+    email = f"new-{secrets.token_hex(4)}@contoso.example"
+    password = "Sign-up-" + secrets.token_urlsafe(10)
+    SUITE_SECRETS.add(password)
+
     page.goto(webapp.url("/"))
-    screenshot(page, "home-signed-out")
-    page.get_by_role("link", name="Sign in").first.click()
-    page.wait_for_url(f"{tenant.base_url}/**")
-    screenshot(page, "tenant-sign-in")
-    sign_in_at_tenant(page, customer.email, customer.password)
+    checks.page(page, "home-signed-out")
+    page.get_by_role("main").get_by_role("link", name="Create an account").click()
+
+    # The tenant's sign-up: email first, then the emailed code with a name and a password.
+    page.wait_for_url(f"{tenant.base_url}/**/signup**")
+    checks.page(page, "tenant-sign-up")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/signup/verify**")
+    checks.page(page, "tenant-sign-up-verify")
+
+    code = tenant.latest_code(email)
+    outbox = open_page()  # the customer reads the email in another tab
+    outbox.goto(f"{tenant.base_url}/_emulator/outbox")
+    assert outbox.get_by_role("row").filter(has_text=email).first.locator("td.code").inner_text() == code
+    checks.page(outbox, "tenant-outbox")
+
+    page.get_by_label("Verification code").fill(code)
+    page.get_by_label("Display name").fill("Ada Newcomer")
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("Confirm new password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+
     page.wait_for_url(webapp.url("/"))
-    assert page.get_by_role("heading", level=1).inner_text() == f"Welcome, {customer.display_name}"
+    assert page.get_by_role("heading", level=1).inner_text() == "Welcome, Ada Newcomer"
+    assert_header_for(page, "Ada Newcomer")
+    checks.page(page, "home-signed-in")
+
     page.get_by_role("link", name="Token claims", exact=True).click()
     page.wait_for_url(webapp.url("/claims"))
-    oid = tenant.user(customer.email)["id"]
-    assert page.locator('td[data-claim="oid"]').inner_text() == oid
+    account = tenant.user(email)
+    assert page.locator('td[data-claim="oid"]').inner_text() == account["id"]
+    assert_header_for(page, "Ada Newcomer")
+    checks.page(page, "claims")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
+    page.wait_for_url(webapp.url("/profile"))
+    assert page.locator('dd[data-field="displayName"]').inner_text() == "Ada Newcomer"
+    assert_header_for(page, "Ada Newcomer")
+    checks.page(page, "profile")
+
+    # Editing needs MFA: the tenant asks to confirm where to send the code, then for the code.
+    page.get_by_role("link", name="Edit profile").click()
+    page.wait_for_url("**/login/mfa**")
+    checks.page(page, "tenant-mfa-confirm")
+    page.get_by_role("button", name="Yes, send code").click()
+    page.wait_for_url("**/login/mfa/code**")
+    checks.page(page, "tenant-mfa-code")
+    page.get_by_label("Code").fill(tenant.latest_code(email, purpose="mfa"))
+    page.get_by_role("button", name="Verify").click()
+
+    page.wait_for_url(webapp.url("/profile/edit"))
+    checks.page(page, "edit-profile")
+    page.get_by_label("Display name").fill("Ada Lovelace")
+    page.get_by_role("button", name="Save changes").click()
+
+    page.wait_for_url(webapp.url("/profile"))
+    assert flash(page).inner_text() == "Your profile was saved."
+    assert flash(page).is_visible()
+    assert page.locator('dd[data-field="displayName"]').inner_text() == "Ada Lovelace"
+    assert tenant.user(email)["displayName"] == "Ada Lovelace"
+    checks.page(page, "profile-saved")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(webapp.url("/"))
+    assert flash(page).inner_text() == "You have been signed out."
+    assert flash(page).is_visible()
+    assert page.get_by_role("heading", level=1).inner_text() == "Welcome to Contoso"
+    assert page.locator("header.site-header").get_by_role("link", name="Sign in").is_visible()
+    checks.page(page, "signed-out")
+
+
+def test_returning_customer_signs_in_with_the_keyboard_alone(page, webapp, tenant, customer, checks):
+    page.goto(webapp.url("/"))
+    tab_to(page, page.locator("header.site-header").get_by_role("link", name="Sign in"))
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(f"{tenant.base_url}/**")
+    checks.page(page, "tenant-sign-in")
+    tab_to(page, page.get_by_label("Email"))
+    page.keyboard.type(customer.email)
+    tab_to(page, page.get_by_label("Password"), max_presses=1)
+    page.keyboard.type(customer.password)
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(webapp.url("/"))
+    assert page.get_by_role("heading", level=1).inner_text() == f"Welcome, {customer.display_name}"
+    assert_header_for(page, customer.display_name)
+
+    # On to the claims page and out again, still with the keyboard only.
+    tab_to(page, page.get_by_role("link", name="Token claims", exact=True))
+    page.keyboard.press("Enter")
+    page.wait_for_url(webapp.url("/claims"))
     assert page.locator('td[data-claim="name"]').inner_text() == customer.display_name
-    screenshot(page, "claims")
+    tab_to(page, page.get_by_role("button", name="Sign out"))
+    page.keyboard.press("Enter")
+    page.wait_for_url(webapp.url("/"))
+    assert flash(page).inner_text() == "You have been signed out."
+
+
+def test_pages_are_readable_on_a_phone(open_page, webapp, tenant, customer, checks):
+    from tests.browser.conftest import PHONE
+
+    page = open_page(viewport=PHONE)
+    page.goto(webapp.url("/auth/sign-in"))
+    page.wait_for_url(f"{tenant.base_url}/**")
+    checks.page(page, "phone-tenant-sign-in")
+    assert_fits_the_width(page)
+    sign_in_at_tenant(page, customer.email, customer.password)
+    page.wait_for_url(webapp.url("/"))
+    for path, name in (("/", "phone-home"), ("/profile", "phone-profile"), ("/claims", "phone-claims")):
+        page.goto(webapp.url(path))
+        assert_header_for(page, customer.display_name)
+        checks.page(page, name)
+        assert_fits_the_width(page)
+
+
+def assert_fits_the_width(page) -> None:
+    """No sideways scrolling of the whole page (wide content such as tables scrolls on its own)."""
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+
+
+def test_cancel_on_the_hosted_page_offers_a_way_back(page, webapp, tenant, checks):
+    page.goto(webapp.url("/auth/sign-in"))
+    page.wait_for_url(f"{tenant.base_url}/**")
+    page.get_by_role("button", name="Cancel").click()
+
+    page.wait_for_url(webapp.url("/signed-in-cancelled"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign-in cancelled"
+    checks.page(page, "cancelled")
+    page.get_by_role("main").get_by_role("link", name="Try again").click()
+    page.wait_for_url(f"{tenant.base_url}/**")
+    assert page.get_by_role("button", name="Sign in").is_visible()
+
+
+def test_access_denied_from_the_tenant_lands_on_the_cancelled_page(page, webapp, tenant, customer, checks):
+    tenant.misbehave("error_access_denied")
+    page.goto(webapp.url("/auth/sign-in"))
+    page.wait_for_url(f"{tenant.base_url}/**")
+    sign_in_at_tenant(page, customer.email, customer.password)
+    page.wait_for_url(webapp.url("/signed-in-cancelled"))
+    assert page.get_by_role("main").get_by_role("link", name="Try again").is_visible()
+    checks.page(page, "access-denied")
+
+
+def test_failed_sign_in_says_so_and_offers_to_try_again(page, webapp, tenant, customer, checks):
+    tenant.misbehave("bad_signature")  # the app must refuse the ID token
+    page.goto(webapp.url("/auth/sign-in"))
+    page.wait_for_url(f"{tenant.base_url}/**")
+    sign_in_at_tenant(page, customer.email, customer.password)
+    page.wait_for_url(re.compile(re.escape(webapp.base_url) + r"/auth/redirect.*"))
+    alert = page.get_by_role("alert")
+    assert "could not sign you in" in alert.inner_text()
+    assert alert.is_visible()
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign-in failed"
+    checks.page(page, "sign-in-failed")
+    # The tenant still knows the customer (single sign-on), so trying again signs them straight in.
+    page.get_by_role("main").get_by_role("link", name="Try again").click()
+    page.wait_for_url(webapp.url("/"))
+    assert page.get_by_role("heading", level=1).inner_text() == f"Welcome, {customer.display_name}"
+
+
+def test_error_pages_are_styled_and_offer_a_next_step(page, webapp, tenant, checks):
+    page.goto(webapp.url("/no-such-page"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Not Found"
+    assert page.get_by_role("main").get_by_role("link", name="Go to the home page").is_visible()
+    checks.page(page, "app-not-found")
+
+    # A hosted page whose sign-in attempt the tenant no longer knows.
+    page.goto(f"{tenant.base_url}/{tenant.tenant_id}/login/signin?req=unknown")
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign-in session expired"
+    checks.page(page, "tenant-expired")
+
+
+def test_the_tenants_other_pages_pass_the_same_checks(page, tenant, webapp, customer, checks):
+    """Pages of the hosted tenant that the journey above does not meet."""
+    page.goto(f"{tenant.base_url}/")
+    checks.page(page, "tenant-home")
+
+    # Logout without a client to return to ends on the tenant's own "signed out" page.
+    page.goto(f"{tenant.base_url}/{tenant.tenant_id}/oauth2/v2.0/logout")
+    assert page.get_by_role("heading", level=1).inner_text() == "You have signed out"
+    checks.page(page, "tenant-signed-out")
+
+    # response_mode=form_post answers with a page that posts the code to the client. Its script
+    # is held back here so the page stays long enough to be checked (its Continue button is the
+    # fallback for browsers without script).
+    page.route("**/form_post.js", lambda route: route.fulfill(status=200, content_type="text/javascript", body=""))
+    query = urlencode(
+        {
+            "client_id": tenant.client_id,
+            "response_type": "code",
+            "redirect_uri": webapp.url("/auth/redirect"),
+            "scope": "openid profile",
+            "response_mode": "form_post",
+            "state": "browser-test",
+            "nonce": "browser-test",
+        }
+    )
+    page.goto(f"{tenant.base_url}/{tenant.tenant_id}/oauth2/v2.0/authorize?{query}")
+    sign_in_at_tenant(page, customer.email, customer.password)
+    assert page.get_by_role("button", name="Continue").is_visible()
+    checks.page(page, "tenant-form-post")
