@@ -4,8 +4,10 @@ needed; sessions expire (idle timeout as a Redis TTL, absolute lifetime) and sig
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import time
+from pathlib import Path
 
 from ciam_webapp.token_cache import TokenCacheCodec
 from tests.scale.conftest import remember_tokens, session_id
@@ -157,3 +159,32 @@ def test_sign_out_deletes_the_server_side_entry(redis_instances, shared_redis, p
         assert new_sid not in key
         assert set(shared_redis.stored(new_sid) or {}) <= {"_permanent", "_flashes", "csrf_token"}
     assert "Signed in as" not in person.get(b.url("/")).text
+
+
+class _TouchesAFileWhenUnpickled:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_entries_that_are_not_sessions_are_ignored_and_never_unpickled(
+    redis_instances, shared_redis, person, tmp_path
+):
+    a, _ = redis_instances
+    witness = tmp_path / "unpickled"
+    planted = {
+        "pickled": pickle.dumps(_TouchesAFileWhenUnpickled(str(witness))),
+        "notmsgpack": b"\xc1\xc1\xc1",
+        "notadict": b"\x01",
+        "readyz-probe": None,  # the readiness probe's own key, written by /readyz
+    }
+    assert a.app.test_client().get("/readyz").status_code == 200
+    for sid, value in planted.items():
+        if value is not None:
+            shared_redis.client.set(shared_redis.session_key(sid), value, ex=60)
+        person.http.cookies.set("ciam_session", sid, domain="localhost.local")
+        response = person.http.get(a.url("/"), timeout=15)
+        assert response.status_code == 200 and "Sign in" in response.text, sid
+    assert not witness.exists(), "a pickle planted in Redis was never loaded"

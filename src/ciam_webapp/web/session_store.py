@@ -23,6 +23,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import redis
 from cachelib import FileSystemCache
 from flask import Flask, Request, render_template, request, session
@@ -93,6 +94,20 @@ class _StoreFailureHandling:
 
 class ResilientRedisSessionInterface(_StoreFailureHandling, RedisSessionInterface):
     store_name = "redis"
+
+    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
+        # Flask-Session falls back to pickle for values msgpack cannot read: whoever can write to the
+        # Redis (a shared cache, a leaked key) could then run code in the app. Read msgpack only; a
+        # value that is not a session (or a cookie naming another key) is simply no session.
+        raw = self.client.get(store_id)
+        if not raw:
+            return None
+        try:
+            data = msgspec.msgpack.decode(raw)
+        except msgspec.DecodeError:
+            log.warning("ignored a session entry that is not a session")
+            return None
+        return data if isinstance(data, dict) else None
 
     def probe(self) -> None:
         """Raise unless a session could be written now (a write, since a full Redis still answers PING)."""
