@@ -37,7 +37,14 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks
 
+# Debian's wrk is the load generator; matplotlib and pyinstrument come from the `bench` extra.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { \
+	  echo "Installing Debian's wrk for the benchmarks..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@$(PY) -c "import matplotlib, pyinstrument" 2>/dev/null || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) benchmarks/run.py
 
 clean:

@@ -1,0 +1,69 @@
+"""The baselines: a bare Flask app with no identity layer, served exactly like the real app.
+
+`/hello` is Flask's own ceiling. `/page` renders the real app's `profile.html` (and so `base.html`,
+with the signed-in navigation) from the same template folder, with a fixed profile instead of a
+Graph call and no session, CSRF, security headers or token cache: the difference between this page
+and the real profile page is what the identity layer costs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, render_template
+
+import ciam_webapp
+
+PACKAGE_DIR = Path(ciam_webapp.__file__).resolve().parent
+
+# What the emulator's Graph /me answers for a customer, in the shape the real view passes on.
+SAMPLE_PROFILE = {
+    "id": "00000000-0000-4000-8000-000000000001",
+    "displayName": "Bench Customer",
+    "givenName": None,
+    "surname": None,
+    "mail": "bench@contoso.example",
+    "userPrincipalName": "bench@contoso.example",
+}
+SAMPLE_USER = {"name": "Bench Customer", "preferred_username": "bench@contoso.example"}
+
+
+def create_bare_app() -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PACKAGE_DIR / "templates"),
+        static_folder=str(PACKAGE_DIR / "static"),
+    )
+    # The template's navigation links to these endpoints and asks for a CSRF token; a bare app has
+    # neither, so the links point nowhere and the token is a constant.
+    for endpoint in (
+        "main.index",
+        "main.claims",
+        "profile.view",
+        "profile.edit",
+        "auth.sign_in",
+        "auth.sign_up",
+        "auth.sign_out",
+    ):
+        app.add_url_rule(f"/_/{endpoint}", endpoint=endpoint, view_func=_nothing)
+    app.jinja_env.globals["csrf_token"] = lambda: "bare-app-has-no-csrf-token"
+
+    @app.get("/hello")
+    def hello() -> str:
+        return "Hello, World!"
+
+    @app.get("/page")
+    def page() -> str:
+        # An explicit `session` wins over Flask's own in the template context: render the signed-in
+        # navigation without any session machinery.
+        return render_template("profile.html", profile=SAMPLE_PROFILE, session={"user": SAMPLE_USER})
+
+    @app.get("/healthz")
+    def healthz() -> str:
+        return "ok"
+
+    return app
+
+
+def _nothing() -> str:
+    return ""

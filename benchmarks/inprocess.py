@@ -1,0 +1,318 @@
+"""Measurements taken inside the app's process: CPU per request, session bytes, tenant round trips.
+
+The app runs here, on a threaded WSGI server; the emulator runs in its own process. A middleware
+reads the handling thread's CPU clock (`time.thread_time`) before and after the app answers, so the
+figure is the app's own work (Flask, MSAL, ID token checks, session store, TLS on our side) and never
+the emulator's, nor that of the harness's simulated person, which run elsewhere.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+from ciam_webapp import create_app
+from tests.support.person import Person
+
+from .bare_app import create_bare_app
+from .stack import (
+    HTTP_TIMEOUT,
+    AppUrl,
+    Customer,
+    Tenant,
+    ThreadedServer,
+    app_settings,
+    finish_on_tenant,
+    forget_app_cookies,
+    free_port,
+    session_id,
+    sign_in,
+)
+
+
+class CpuMeter:
+    """WSGI middleware: CPU and wall time of each request to the watched paths, per path."""
+
+    def __init__(self, app: Any, paths: Iterable[str]) -> None:
+        self.app = app
+        self.paths = set(paths)
+        self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path not in self.paths:
+            return self.app(environ, start_response)
+        cpu_started, wall_started = time.thread_time(), time.perf_counter()
+        result = self.app(environ, start_response)
+        try:
+            body = list(result)  # the watched pages are small: producing them is part of the cost
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        cpu, wall = time.thread_time() - cpu_started, time.perf_counter() - wall_started
+        with self._lock:
+            self.samples[path].append((cpu, wall))
+        return body
+
+    def clear(self) -> None:
+        with self._lock:
+            self.samples.clear()
+
+
+@dataclass
+class Distribution:
+    count: int
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Distribution:
+        ordered = sorted(seconds)
+        return cls(
+            count=len(ordered),
+            p50_ms=_percentile(ordered, 50) * 1000,
+            p99_ms=_percentile(ordered, 99) * 1000,
+            mean_ms=statistics.fmean(ordered) * 1000,
+        )
+
+
+def _percentile(ordered: list[float], pct: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, round(pct / 100 * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+class InProcessApp:
+    """The real app (create_app) on a loopback port in this process, with a CPU meter around it."""
+
+    def __init__(
+        self, tenant: Tenant, port: int, instance_dir: Path, *, threaded: bool = True, **overrides: str
+    ) -> None:
+        self.base_url = f"http://localhost:{port}"
+        self.settings = app_settings(tenant, self.base_url, instance_dir, **overrides)
+        self.flask_app = create_app(self.settings)
+        self.meter = CpuMeter(self.flask_app.wsgi_app, [self.settings.redirect_path, "/profile", "/claims"])
+        self.flask_app.wsgi_app = self.meter  # type: ignore[method-assign]
+        self.server = ThreadedServer(self.flask_app, port, threaded=threaded)
+        self.url = AppUrl(self.base_url)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@dataclass
+class CallbackCpu:
+    cpu: Distribution
+    wall: Distribution
+
+
+def callback_cpu(app: InProcessApp, tenant: Tenant, customer: Customer, iterations: int, warmup: int) -> CallbackCpu:
+    """CPU of the app's sign-in callback (code redemption, ID token validation, session write).
+
+    Each iteration is a complete sign-in into a new app session. After the first, the tenant
+    remembers the person (its SSO cookie), so the hosted pages answer at once with a code; what the
+    app does with the code is the same as after a password.
+    """
+    person = Person(tenant.ca_bundle)
+    for index in range(warmup + iterations):
+        if index == warmup:
+            app.meter.clear()  # discovery, JWKS and first-use costs stay out of the figures
+        forget_app_cookies(person)
+        sign_in(person, tenant, app.base_url, customer)
+    samples = app.meter.samples[app.settings.redirect_path]
+    return CallbackCpu(
+        cpu=Distribution.of([cpu for cpu, _ in samples]), wall=Distribution.of([wall for _, wall in samples])
+    )
+
+
+def page_cpu(app: InProcessApp, person: Person, path: str, iterations: int) -> Distribution:
+    """App CPU per view of a signed-in page, one request at a time (no contention in the figure)."""
+    for _ in range(5):
+        person.get(app.base_url + path)  # warm: connection pools, template cache
+    app.meter.clear()
+    for _ in range(iterations):
+        page = person.get(app.base_url + path)
+        if page.status != 200 or page.path != path:
+            raise RuntimeError(f"{path} answered {page.status} at {page.url}: the session was lost")
+    return Distribution.of([cpu for cpu, _ in app.meter.samples[path]])
+
+
+def bare_page_cpu(port: int, iterations: int) -> Distribution:
+    """The baseline: the bare app's template page, measured the same way as the signed-in pages."""
+    bare = create_bare_app()
+    meter = CpuMeter(bare.wsgi_app, ["/page"])
+    bare.wsgi_app = meter  # type: ignore[method-assign]
+    server = ThreadedServer(bare, port)
+    try:
+        http = requests.Session()
+        http.trust_env = False
+        for index in range(5 + iterations):
+            if index == 5:
+                meter.clear()
+            response = http.get(f"http://127.0.0.1:{port}/page", timeout=HTTP_TIMEOUT)
+            response.raise_for_status()
+    finally:
+        server.stop()
+    return Distribution.of([cpu for cpu, _ in meter.samples["/page"]])
+
+
+# -- bytes stored per signed-in user -------------------------------------------------------------
+
+
+@dataclass
+class SessionSize:
+    store: str
+    users: int
+    bytes_per_user_mean: float
+    bytes_per_user_max: int
+    sealed_token_cache_bytes: int  # the encrypted MSAL cache, the biggest single value
+    keys: list[str] = field(default_factory=list)
+
+
+def filesystem_session_bytes(app: InProcessApp, sid: str) -> int:
+    cache = app.flask_app.session_interface.cache  # cachelib FileSystemCache
+    return Path(cache._get_filename(app.flask_app.config["SESSION_KEY_PREFIX"] + sid)).stat().st_size
+
+
+def redis_session_bytes(app: InProcessApp, sid: str) -> int:
+    client: redis.Redis = app.flask_app.session_interface.client
+    return int(client.strlen(app.flask_app.config["SESSION_KEY_PREFIX"] + sid))
+
+
+def session_sizes(app: InProcessApp, tenant: Tenant, customers: list[Customer], store: str) -> SessionSize:
+    """Sign each customer in, view the profile once (which adds the CSRF token), then weigh the session."""
+    measure = redis_session_bytes if store == "redis" else filesystem_session_bytes
+    sizes, token_cache_sizes, keys = [], [], []
+    for customer in customers:
+        person = Person(tenant.ca_bundle)
+        sign_in(person, tenant, app.base_url, customer)
+        person.get(app.base_url + "/profile")
+        sid = session_id(person)
+        sizes.append(measure(app, sid))
+        data = app.flask_app.session_interface._retrieve_session_data(app.flask_app.config["SESSION_KEY_PREFIX"] + sid)
+        token_cache_sizes.append(len(data["token_cache"]))
+        keys = sorted(data)
+    return SessionSize(
+        store=store,
+        users=len(customers),
+        bytes_per_user_mean=statistics.fmean(sizes),
+        bytes_per_user_max=max(sizes),
+        sealed_token_cache_bytes=max(token_cache_sizes),
+        keys=keys,
+    )
+
+
+def redis_app_overrides(redis_url: str) -> dict[str, str]:
+    return {"SESSION_TYPE": "redis", "REDIS_URL": redis_url}
+
+
+def redis_keys(redis_url: str, prefix: str) -> set[bytes]:
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    return set(client.scan_iter(match=prefix + "*", count=500))
+
+
+def delete_redis_keys(redis_url: str, keys: set[bytes]) -> None:
+    if keys:
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        client.delete(*keys)
+
+
+# -- round trips to the tenant and Graph per operation ---------------------------------------------
+
+
+@dataclass
+class RoundTrips:
+    operation: str
+    authorize: int
+    token_code: int
+    token_refresh: int
+    discovery: int
+    jwks: int
+    graph_get: int
+    graph_patch: int
+
+    @classmethod
+    def from_stats(cls, operation: str, stats: dict[str, Any]) -> RoundTrips:
+        return cls(
+            operation=operation,
+            authorize=stats["authorize"],
+            token_code=stats["token"]["authorization_code"],
+            token_refresh=stats["token"]["refresh_token"],
+            discovery=stats["discovery"],
+            jwks=stats["jwks"],
+            graph_get=stats["graph"]["GET /me"],
+            graph_patch=stats["graph"]["PATCH /me"],
+        )
+
+    @property
+    def token_calls(self) -> int:
+        return self.token_code + self.token_refresh
+
+
+def round_trips(tenant: Tenant, port: int, instance_dir: Path, customer: Customer) -> list[RoundTrips]:
+    """Count what each operation asks of the tenant and Graph, from the emulator's own counters.
+
+    A new app process is started for this, so the first sign-in shows what a cold process fetches
+    (discovery, JWKS) once; everything after it is the steady state.
+    """
+    app = InProcessApp(tenant, port, instance_dir)
+    rows = []
+    try:
+
+        def measured(operation: str, action: Any) -> Any:
+            tenant.reset_stats()
+            outcome = action()
+            rows.append(RoundTrips.from_stats(operation, tenant.stats()))
+            return outcome
+
+        person = Person(tenant.ca_bundle)
+        measured("sign-in (new app process)", lambda: sign_in(person, tenant, app.base_url, customer))
+        forget_app_cookies(person)
+        measured("sign-in (warm process, tenant SSO)", lambda: sign_in(person, tenant, app.base_url, customer))
+        second = Person(tenant.ca_bundle)
+        measured("sign-in (warm process, password)", lambda: sign_in(second, tenant, app.base_url, customer))
+        measured("profile view (token valid)", lambda: _get_ok(second, app.base_url + "/profile", "/profile"))
+        measured("claims view", lambda: _get_ok(second, app.base_url + "/claims", "/claims"))
+        measured("edit with step-up (MFA)", lambda: _edit(second, tenant, app, customer, "Bench With Step-up"))
+        measured("edit without step-up (MFA fresh)", lambda: _edit(second, tenant, app, customer, "Bench No Step-up"))
+    finally:
+        app.stop()
+    return rows
+
+
+def _get_ok(person: Person, url: str, expected_path: str) -> None:
+    page = person.get(url)
+    if page.status != 200 or page.path != expected_path:
+        raise RuntimeError(f"{url} ended at {page.status} {page.url}")
+
+
+def _edit(person: Person, tenant: Tenant, app: InProcessApp, customer: Customer, new_name: str) -> None:
+    """Open the edit form (doing MFA if the tenant asks), save a new display name, land on the profile."""
+    page = person.get(app.base_url + "/profile/edit")
+    page = finish_on_tenant(person, tenant, customer, page)
+    if page.path != "/profile/edit" or page.status != 200:
+        raise RuntimeError(f"the edit form did not open: {page.status} {page.url}")
+    page = person.submit(page, {"display_name": new_name, "mail": customer.email})
+    if page.path != "/profile" or new_name not in page.text:
+        raise RuntimeError(f"the edit was not saved: {page.status} {page.url}")
+
+
+def free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)

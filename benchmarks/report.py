@@ -1,0 +1,419 @@
+"""Turning the measurements into a printed table, benchmarks/results.md and the throughput plot."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .inprocess import CallbackCpu, Distribution, RoundTrips, SessionSize
+from .load import LoadResult
+
+LIBRARIES = (
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "gunicorn",
+    "msal",
+    "pyjwt",
+    "cryptography",
+    "requests",
+    "urllib3",
+    "flask-session",
+    "cachelib",
+    "flask-wtf",
+    "redis",
+)
+
+# Subjects in the order tables and the plot show them.
+SIGNED_IN_PROFILE = "signed-in profile"
+SIGNED_IN_CLAIMS = "signed-in claims"
+BARE_HELLO = "bare Flask hello"
+BARE_PAGE = "bare Flask template page"
+SUBJECTS = (SIGNED_IN_PROFILE, SIGNED_IN_CLAIMS, BARE_PAGE, BARE_HELLO)
+
+# The targets of issue 8.
+THROUGHPUT_RATIO_TARGET = 0.8
+CALLBACK_CPU_P50_TARGET_MS = 5.0
+SESSION_BYTES_TARGET = 8 * 1024
+
+
+@dataclass
+class Results:
+    gunicorn_options: dict[str, Any]
+    seconds_per_run: float
+    load: list[LoadResult] = field(default_factory=list)
+    callback: CallbackCpu | None = None
+    page_cpu: dict[str, Distribution] = field(default_factory=dict)
+    sessions: list[SessionSize] = field(default_factory=list)
+    session_notes: list[str] = field(default_factory=list)
+    round_trips: list[RoundTrips] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+    rounds: int = 1
+    load_average: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+
+    def keep_best(self, result: LoadResult) -> None:
+        """Keep `result` unless the same cell already has a faster one."""
+        current = self.load_for(result.subject, result.concurrency)
+        if current is None:
+            self.load.append(result)
+        elif result.throughput > current.throughput:
+            self.load[self.load.index(current)] = result
+
+    def load_for(self, subject: str, concurrency: int) -> LoadResult | None:
+        return next((r for r in self.load if r.subject == subject and r.concurrency == concurrency), None)
+
+    def concurrencies(self) -> list[int]:
+        return sorted({r.concurrency for r in self.load})
+
+    def cpu_ratio(self, subject: str, baseline: str, concurrency: int) -> float | None:
+        """Baseline's app CPU per request over the subject's: the throughput ratio if both were CPU-bound
+        on cores of their own. Less sensitive than req/s to other work on the machine."""
+        measured, base = self.load_for(subject, concurrency), self.load_for(baseline, concurrency)
+        if measured is None or base is None or measured.server_cpu_ms_per_request <= 0:
+            return None
+        return base.server_cpu_ms_per_request / measured.server_cpu_ms_per_request
+
+    def ratio(self, subject: str, baseline: str, concurrency: int) -> float | None:
+        measured, base = self.load_for(subject, concurrency), self.load_for(baseline, concurrency)
+        if measured is None or base is None or not base.throughput:
+            return None
+        return measured.throughput / base.throughput
+
+
+# -- environment ----------------------------------------------------------------------------------
+
+
+def machine() -> list[tuple[str, str]]:
+    rows = [
+        ("CPU", _cpu_model()),
+        ("cores (os.cpu_count / usable)", f"{os.cpu_count()} / {len(os.sched_getaffinity(0))}"),
+        ("OS", platform.platform()),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("wrk", _command_version(["wrk", "--version"])),
+        ("redis-server", _command_version(["redis-server", "--version"])),
+    ]
+    for name in LIBRARIES:
+        try:
+            rows.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return rows
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _command_version(command: list[str]) -> str:
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=5, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return "not available"
+    output = (completed.stdout or completed.stderr).strip().splitlines()
+    return output[0] if output else "unknown"
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _ratio_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def throughput_table(results: Results) -> list[str]:
+    header = [
+        "subject",
+        "conc.",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "× bare page",
+        "× hello",
+        "app CPU ms/req",
+        "CPU × bare page",
+        "emulator CPU ms/req",
+        "non-200",
+    ]
+    rows = []
+    for concurrency in results.concurrencies():
+        for subject in SUBJECTS:
+            result = results.load_for(subject, concurrency)
+            if result is None:
+                continue
+            rows.append(
+                [
+                    subject,
+                    str(concurrency),
+                    f"{result.throughput:,.0f}",
+                    f"{result.p50_ms:.1f}",
+                    f"{result.p99_ms:.1f}",
+                    _ratio_text(results.ratio(subject, BARE_PAGE, concurrency)),
+                    _ratio_text(results.ratio(subject, BARE_HELLO, concurrency)),
+                    f"{result.server_cpu_ms_per_request:.2f}",
+                    _ratio_text(results.cpu_ratio(subject, BARE_PAGE, concurrency)),
+                    f"{result.emulator_cpu_ms_per_request:.2f}",
+                    str(result.non200 + result.socket_errors),
+                ]
+            )
+    return _table(header, rows)
+
+
+def targets(results: Results) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for each target of issue 8."""
+    rows: list[tuple[str, str, bool | None]] = []
+    for subject in (SIGNED_IN_PROFILE, SIGNED_IN_CLAIMS):
+        ratios = {c: results.ratio(subject, BARE_PAGE, c) for c in results.concurrencies()}
+        known = [r for r in ratios.values() if r is not None]
+        measured = ", ".join(f"{r:.2f}× at {c}" for c, r in ratios.items() if r is not None)
+        rows.append(
+            (
+                f"{subject} throughput ≥ {THROUGHPUT_RATIO_TARGET}× bare template page",
+                measured or "not measured",
+                (min(known) >= THROUGHPUT_RATIO_TARGET) if known else None,
+            )
+        )
+    if results.callback is not None:
+        p50 = results.callback.cpu.p50_ms
+        rows.append(
+            (
+                f"sign-in callback CPU p50 ≤ {CALLBACK_CPU_P50_TARGET_MS:g} ms",
+                f"{p50:.2f} ms (p99 {results.callback.cpu.p99_ms:.2f} ms)",
+                p50 <= CALLBACK_CPU_P50_TARGET_MS,
+            )
+        )
+    for size in results.sessions:
+        rows.append(
+            (
+                f"session ≤ 8 KiB per user ({size.store})",
+                f"{size.bytes_per_user_max:,} bytes (max of {size.users} users)",
+                size.bytes_per_user_max <= SESSION_BYTES_TARGET,
+            )
+        )
+    sign_ins = [r for r in results.round_trips if r.operation.startswith("sign-in")]
+    views = [r for r in results.round_trips if "view" in r.operation]
+    if sign_ins:
+        rows.append(
+            (
+                "one token call per sign-in",
+                ", ".join(f"{r.token_calls} ({r.operation})" for r in sign_ins),
+                all(r.token_calls == 1 for r in sign_ins),
+            )
+        )
+    if views:
+        rows.append(
+            (
+                "no token call for a page view while the token is valid",
+                ", ".join(f"{r.token_calls} ({r.operation})" for r in views),
+                all(r.token_calls == 0 for r in views),
+            )
+        )
+    return rows
+
+
+def _met(value: bool | None) -> str:
+    return "not measured" if value is None else ("**met**" if value else "**not met**")
+
+
+def markdown(results: Results, notes: str) -> str:
+    lines = [
+        "# `make bench` results",
+        "",
+        "Written by `benchmarks/run.py` (`make bench`); every figure below comes from the run that wrote",
+        "this file. The hand-written section at the end (profiling and fixes) comes from",
+        "`benchmarks/profiling-notes.md`.",
+        "",
+        "## Targets",
+        "",
+        *_table(["target", "measured", "result"], [[t, m, _met(ok)] for t, m, ok in targets(results)]),
+        "",
+        "## Throughput and latency",
+        "",
+        f"wrk (a separate C process) on loopback, {results.seconds_per_run:g} s per cell after a warm-up; "
+        "every subject served by `ciam_webapp.gunicorn_app.serve_with_gunicorn` with "
+        + ", ".join(f"`{k}={v}`" for k, v in results.gunicorn_options.items())
+        + ". Cells of one concurrency level run back to back, so each ratio compares figures taken "
+        "minutes apart at most. The signed-in pages rotate over the session cookies of several customers; "
+        "the profile page calls Graph `/me` on the emulator (which shares the same cores) for every view. "
+        "`app CPU ms/req` is the user+system CPU of the subject's gunicorn processes divided by the "
+        "requests served, `emulator CPU ms/req` the same for the emulator process.",
+        "",
+        *throughput_table(results),
+        "",
+        "![Throughput against concurrency](../docs/bench-throughput.png)",
+        "",
+    ]
+    lines += _wrk_ceiling(results)
+    if results.callback is not None:
+        cpu, wall = results.callback.cpu, results.callback.wall
+        lines += [
+            "## Sign-in callback, app CPU per request",
+            "",
+            f"Measured in-process over {cpu.count} sign-ins (after a warm-up) with the thread CPU clock around "
+            "the app's handling of `/auth/redirect`: code redemption through MSAL (the emulator answers it in "
+            "another process, so its time is excluded), ID token validation, the new session written to the "
+            "embedded store.",
+            "",
+            *_table(
+                ["", "p50 ms", "p99 ms", "mean ms"],
+                [
+                    ["app CPU", f"{cpu.p50_ms:.2f}", f"{cpu.p99_ms:.2f}", f"{cpu.mean_ms:.2f}"],
+                    [
+                        "wall time (incl. the emulator)",
+                        f"{wall.p50_ms:.2f}",
+                        f"{wall.p99_ms:.2f}",
+                        f"{wall.mean_ms:.2f}",
+                    ],
+                ],
+            ),
+            "",
+        ]
+    if results.page_cpu:
+        lines += [
+            "## App CPU per page view, in-process",
+            "",
+            "One request at a time, thread CPU clock around the app's handling (same method as the callback); "
+            "the bare page is the baseline app's `/page` measured the same way.",
+            "",
+            *_table(
+                ["page", "requests", "p50 ms", "p99 ms", "mean ms"],
+                [
+                    [name, str(d.count), f"{d.p50_ms:.3f}", f"{d.p99_ms:.3f}", f"{d.mean_ms:.3f}"]
+                    for name, d in results.page_cpu.items()
+                ],
+            ),
+            "",
+        ]
+    if results.sessions or results.session_notes:
+        lines += [
+            "## Bytes stored per signed-in user",
+            "",
+            "After sign-in and one profile view (the CSRF token is then in the session too). Embedded store: "
+            "the size of the session's file (cachelib pickle with its expiry header); Redis: the length of the "
+            "session's value (msgpack).",
+            "",
+            *_table(
+                ["store", "users", "mean bytes", "max bytes", "of which sealed token cache", "session keys"],
+                [
+                    [
+                        s.store,
+                        str(s.users),
+                        f"{s.bytes_per_user_mean:,.0f}",
+                        f"{s.bytes_per_user_max:,}",
+                        f"{s.sealed_token_cache_bytes:,}",
+                        ", ".join(f"`{k}`" for k in s.keys),
+                    ]
+                    for s in results.sessions
+                ],
+            ),
+            "",
+            *[f"- {note}" for note in results.session_notes],
+            "",
+        ]
+    if results.round_trips:
+        lines += [
+            "## Round trips to the tenant and Graph per operation",
+            "",
+            "From the emulator's own counters (reset before each operation). Edits are the whole journey: "
+            "open the form (with the MFA pages when the tenant asks), save, land on the profile page.",
+            "",
+            *_table(
+                [
+                    "operation",
+                    "authorize",
+                    "token (code)",
+                    "token (refresh)",
+                    "discovery",
+                    "JWKS",
+                    "Graph GET",
+                    "Graph PATCH",
+                ],
+                [
+                    [
+                        r.operation,
+                        str(r.authorize),
+                        str(r.token_code),
+                        str(r.token_refresh),
+                        str(r.discovery),
+                        str(r.jwks),
+                        str(r.graph_get),
+                        str(r.graph_patch),
+                    ]
+                    for r in results.round_trips
+                ],
+            ),
+            "",
+        ]
+    lines += ["## Machine", "", *_table(["", ""], [[k, f"`{v}`"] for k, v in machine()]), ""]
+    lines += [f"Whole run: {results.elapsed_seconds:.0f} s.", ""]
+    if notes:
+        lines += [notes.rstrip(), ""]
+    return "\n".join(lines)
+
+
+def _wrk_ceiling(results: Results) -> list[str]:
+    """wrk's own CPU against the servers': evidence that the load generator is not the bottleneck."""
+    if not results.load:
+        return []
+    busiest = max(results.load, key=lambda r: r.throughput)
+    wrk_share = busiest.wrk_cpu_seconds / busiest.seconds if busiest.seconds else 0.0
+    return [
+        f"Load generator headroom: in the fastest cell ({busiest.subject} at concurrency {busiest.concurrency}, "
+        f"{busiest.throughput:,.0f} req/s) wrk used {wrk_share:.0%} of one core, while the server used "
+        f"{busiest.server_cpu_ms_per_request * busiest.throughput / 1000:.0%} of one core "
+        f"({len(os.sched_getaffinity(0))} usable cores in all, shared by wrk, the server and the emulator).",
+        "",
+    ]
+
+
+def print_summary(results: Results) -> None:
+    print()
+    print("\n".join(throughput_table(results)))
+    print()
+    for target, measured, ok in targets(results):
+        print(f"- {target}: {measured} -> {_met(ok).strip('*')}")
+    sys.stdout.flush()
+
+
+def plot(results: Results, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: write the file only
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 4.5), dpi=120)
+    concurrencies = results.concurrencies()
+    for subject in SUBJECTS:
+        points = [(c, results.load_for(subject, c)) for c in concurrencies]
+        points = [(c, r.throughput) for c, r in points if r is not None]
+        if points:
+            axes.plot([c for c, _ in points], [t for _, t in points], marker="o", label=subject)
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(concurrencies, [str(c) for c in concurrencies])
+    axes.set_xlabel("concurrent connections (wrk)")
+    axes.set_ylabel("requests per second")
+    axes.set_ylim(bottom=0)
+    axes.set_title("Throughput against concurrency (gunicorn, same options for every subject)")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,224 @@
+"""`make bench`: what the identity layer costs, measured against a bare Flask app in the same run.
+
+Everything runs on loopback and stops by itself: the emulator (its own process), the app and the
+bare baseline (each under gunicorn with the same options), wrk as the load generator, then
+in-process measurements of the sign-in callback, session sizes and tenant round trips. Prints a
+table, writes benchmarks/results.md and docs/bench-throughput.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` and `tests.support`
+
+import redis  # noqa: E402
+
+from benchmarks import inprocess, report  # noqa: E402
+from benchmarks.load import run_wrk, wrk_path  # noqa: E402
+from benchmarks.report import BARE_HELLO, BARE_PAGE, SIGNED_IN_CLAIMS, SIGNED_IN_PROFILE, Results  # noqa: E402
+from benchmarks.serve_subject import gunicorn_options  # noqa: E402
+from benchmarks.stack import (  # noqa: E402
+    ROOT,
+    SESSION_COOKIE,
+    Emulator,
+    GunicornSubject,
+    app_settings,
+    app_settings_values,
+    new_customer,
+    session_id,
+    signed_in_person,
+)
+
+CONCURRENCY_LEVELS = (1, 8, 32)
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a db of its own; only the keys this run creates are deleted
+RESULTS_PATH = ROOT / "benchmarks" / "results.md"
+NOTES_PATH = ROOT / "benchmarks" / "profiling-notes.md"
+PLOT_PATH = ROOT / "docs" / "bench-throughput.png"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per throughput cell")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds before each cell")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds over all cells; each cell keeps its best")
+    parser.add_argument("--users", type=int, default=12, help="signed-in customers the load rotates over")
+    parser.add_argument("--callback-iterations", type=int, default=300)
+    parser.add_argument("--page-iterations", type=int, default=300)
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument(
+        "--emulator-server",
+        choices=("gunicorn", "werkzeug"),
+        default="gunicorn",
+        help="gunicorn keeps connections alive as Entra and Graph do; werkzeug (the emulator's own) closes each one",
+    )
+    parser.add_argument("--quick", action="store_true", help="short cells and few iterations (checks the harness)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.md and the plot alone")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warmup, args.users, args.rounds = 1.0, 1.0, 3, 1
+        args.callback_iterations = args.page_iterations = 20
+    wrk_path()  # fail early, before anything is started
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request lines from the in-process servers
+
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="ciam-bench-") as work:
+        results = measure(Path(work), args)
+    results.elapsed_seconds = time.monotonic() - started
+    results.load_average = (load_before, os.getloadavg())
+
+    report.print_summary(results)
+    if not args.no_write:
+        notes = NOTES_PATH.read_text() if NOTES_PATH.exists() else ""
+        RESULTS_PATH.write_text(report.markdown(results, notes))
+        report.plot(results, PLOT_PATH)
+        print(f"\nWrote {RESULTS_PATH.relative_to(ROOT)} and {PLOT_PATH.relative_to(ROOT)}")
+    print(f"Whole run: {results.elapsed_seconds:.0f} s")
+    return 0
+
+
+def measure(work: Path, args: argparse.Namespace) -> Results:
+    ports = inprocess.free_ports(6)
+    served_port, bare_port, fs_port, redis_port, trips_port, bare_inproc_port = ports
+    app_urls = [f"http://localhost:{p}" for p in (served_port, fs_port, redis_port, trips_port)]
+    emulator = Emulator(work, app_urls, server=args.emulator_server)
+    tenant = emulator.tenant
+    try:
+        served_values = app_settings_values(tenant, app_urls[0], work / "served")
+        results = Results(
+            gunicorn_options=_shown_options(
+                gunicorn_options(app_settings(tenant, app_urls[0], work / "x"), "HOST:PORT")
+            ),
+            seconds_per_run=args.seconds,
+            rounds=args.rounds,
+        )
+        throughput(results, emulator, served_values, served_port, bare_port, work, args)
+        in_process(results, tenant, work, fs_port, redis_port, trips_port, bare_inproc_port, args)
+    finally:
+        emulator.stop()
+    return results
+
+
+def _shown_options(options: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in options.items() if k in ("workers", "worker_class", "threads", "timeout", "preload_app")}
+
+
+def throughput(
+    results: Results,
+    emulator: Emulator,
+    served_values: dict[str, str],
+    served_port: int,
+    bare_port: int,
+    work: Path,
+    args: argparse.Namespace,
+) -> None:
+    tenant = emulator.tenant
+    print("Starting the app and the bare baseline under gunicorn...", flush=True)
+    served = GunicornSubject("app", served_port, served_values, work / "app.log")
+    bare = GunicornSubject("bare", bare_port, served_values, work / "bare.log")
+    try:
+        print(f"Signing in {args.users} customers through the hosted pages...", flush=True)
+        cookies = []
+        for index in range(args.users):
+            person, _ = signed_in_person(
+                tenant, f"http://localhost:{served_port}", new_customer(tenant, f"load{index}")
+            )
+            cookies.append(f"{SESSION_COOKIE}={session_id(person)}")
+        subjects = [
+            (SIGNED_IN_PROFILE, served, "/profile", cookies),
+            (SIGNED_IN_CLAIMS, served, "/claims", cookies),
+            (BARE_PAGE, bare, "/page", []),
+            (BARE_HELLO, bare, "/hello", []),
+        ]
+        # Rounds interleave every subject at every level, and each cell keeps its best round: other
+        # work on the machine can only slow a cell down, so the best round is the least disturbed.
+        for round_number in range(1, args.rounds + 1):
+            for concurrency in CONCURRENCY_LEVELS:
+                for name, subject, path, subject_cookies in subjects:
+                    common = {
+                        "subject": name,
+                        "url_base": subject.base_url,
+                        "path": path,
+                        "cookies": subject_cookies,
+                        "concurrency": concurrency,
+                        "server_pid": subject.pid,
+                        "emulator_pid": emulator.child.pid,
+                        "script_dir": work,
+                    }
+                    run_wrk(seconds=args.warmup, **common)  # warm caches, pools and connections; discarded
+                    result = run_wrk(seconds=args.seconds, **common)
+                    results.keep_best(result)
+                    print(
+                        f"  round {round_number} {name:<26} c={concurrency:<3} {result.throughput:8.0f} req/s  "
+                        f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  "
+                        f"app CPU {result.server_cpu_ms_per_request:5.2f} ms/req  "
+                        f"non-200 {result.non200 + result.socket_errors}",
+                        flush=True,
+                    )
+    finally:
+        served.stop()
+        bare.stop()
+
+
+def in_process(
+    results: Results,
+    tenant,
+    work: Path,
+    fs_port: int,
+    redis_port: int,
+    trips_port: int,
+    bare_inproc_port: int,
+    args: argparse.Namespace,
+) -> None:
+    print("In-process: sign-in callback CPU, page CPU, session bytes...", flush=True)
+    app = inprocess.InProcessApp(tenant, fs_port, work / "inproc")
+    try:
+        customer = new_customer(tenant, "callback")
+        results.callback = inprocess.callback_cpu(app, tenant, customer, args.callback_iterations, warmup=10)
+        person, _ = signed_in_person(tenant, app.base_url, new_customer(tenant, "pages"))
+        for path, name in (("/profile", SIGNED_IN_PROFILE), ("/claims", SIGNED_IN_CLAIMS)):
+            results.page_cpu[name] = inprocess.page_cpu(app, person, path, args.page_iterations)
+        results.page_cpu[BARE_PAGE] = inprocess.bare_page_cpu(bare_inproc_port, args.page_iterations)
+        users = [new_customer(tenant, f"size{i}") for i in range(5)]
+        results.sessions.append(inprocess.session_sizes(app, tenant, users, "embedded (filesystem)"))
+    finally:
+        app.stop()
+
+    redis_session(results, tenant, work, redis_port, args.redis_url)
+
+    print("Round trips per operation...", flush=True)
+    results.round_trips = inprocess.round_trips(tenant, trips_port, work / "trips", new_customer(tenant, "trips"))
+
+
+def redis_session(results: Results, tenant, work: Path, port: int, url: str) -> None:
+    try:
+        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        results.session_notes.append(f"Redis at {url} was not reachable ({type(exc).__name__}): not measured.")
+        return
+    prefix = "ciam_session:"
+    before = inprocess.redis_keys(url, prefix)
+    app = inprocess.InProcessApp(tenant, port, work / "redis", **inprocess.redis_app_overrides(url))
+    try:
+        users = [new_customer(tenant, f"redis{i}") for i in range(5)]
+        results.sessions.append(inprocess.session_sizes(app, tenant, users, "redis"))
+    finally:
+        app.stop()
+        created = inprocess.redis_keys(url, prefix) - before
+        inprocess.delete_redis_keys(url, created)
+        results.session_notes.append(
+            f"Redis at {url}: the {len(created)} keys this run created were deleted afterwards."
+        )
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

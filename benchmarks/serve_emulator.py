@@ -1,0 +1,81 @@
+"""Child process: the emulator with its test controls (stats counters), over HTTPS on loopback.
+
+Usage: serve_emulator.py INSTANCE_DIR BASE_URL {gunicorn|werkzeug}. Runs until SIGTERM.
+
+`werkzeug` is the emulator's own server (`ciam_emulator.server.make_server`). Werkzeug's server
+answers every request with `Connection: close`, so each call the app makes to the tenant or Graph
+pays a new TCP connection and TLS handshake on the app's side, which Entra and Graph (keep-alive)
+do not make it pay. `gunicorn` (the default for `make bench`) serves the same emulator app with
+keep-alive: one worker, so the emulator's in-memory counters and state stay in one process.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gunicorn.app.base import BaseApplication
+
+import ciam_emulator
+from ciam_emulator.server import make_server
+from ciam_emulator.tls import TlsFiles, ensure_tls
+
+
+class _EmulatorGunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._app
+
+
+def serve_with_gunicorn(app: Any, host: str, port: int, tls: TlsFiles) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": 1,  # one process: the counters and faults live in its memory
+        "worker_class": "gthread",
+        "threads": 16,
+        "keepalive": 30,
+        "timeout": 60,
+        "certfile": str(tls.server_cert),
+        "keyfile": str(tls.server_key),
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+    _EmulatorGunicorn(app, options).run()
+
+
+def serve_with_werkzeug(app: Any, host: str, port: int, tls: TlsFiles) -> None:
+    server = make_server(app, host, port, tls)
+    # SIGTERM ends serve_forever through KeyboardInterrupt, the one way the server loop expects to stop.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main() -> None:
+    instance_dir, base_url, server = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    parts = urlsplit(base_url)
+    app = ciam_emulator.create_app(
+        ciam_emulator.EmulatorSettings(instance_dir=instance_dir, base_url=base_url, test_controls=True)
+    )
+    serve = {"gunicorn": serve_with_gunicorn, "werkzeug": serve_with_werkzeug}[server]
+    serve(app, parts.hostname or "127.0.0.1", parts.port or 443, ensure_tls(instance_dir))
+
+
+if __name__ == "__main__":
+    main()
