@@ -2,6 +2,8 @@
 
 Variable names follow Microsoft's Node sample (CLIENT_ID, CLIENT_SECRET, TENANT_SUBDOMAIN, AUTHORITY,
 REDIRECT_URI, POST_LOGOUT_REDIRECT_URI) so that an existing app registration's settings carry over.
+The app authenticates to the tenant with a client secret or, instead, a certificate
+(CLIENT_CERTIFICATE_PATH, a PEM file with the private key and the certificate).
 Everything is validated once, at start-up: a missing value or one of the sample's `Enter_the_...`
 placeholders stops the app with a message naming the variable and how to fix it.
 """
@@ -9,11 +11,15 @@ placeholders stops the app with a message naming the variable and how to fix it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from dotenv import dotenv_values
 
 PLACEHOLDER_PREFIX = "Enter_the_"
@@ -24,14 +30,26 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class ClientCertificate:
+    """The web app's certificate credential, read and checked once at start-up."""
+
+    private_key_pem: str = field(repr=False)
+    certificate_pem: str
+    passphrase: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Settings:
     client_id: str
-    client_secret: str = field(repr=False)
     tenant_subdomain: str
     redirect_uri: str
     post_logout_redirect_uri: str
     secret_key: str = field(repr=False)
     mfa_scope: str
+    # Exactly one of the two credentials is set (from_mapping enforces it).
+    client_secret: str | None = field(default=None, repr=False)
+    client_certificate_path: str | None = None
+    client_certificate: ClientCertificate | None = field(default=None, repr=False)
     authority: str = ""
     tenant_id: str | None = None
     graph_endpoint: str = "https://graph.microsoft.com/v1.0"
@@ -56,6 +74,21 @@ class Settings:
         elif urlsplit(self.authority).path.strip("/"):
             # MSAL appends "/v2.0/..." to an authority with a tenant path; a trailing slash would double it.
             object.__setattr__(self, "authority", self.authority.rstrip("/"))
+
+    def client_credential(self) -> str | dict[str, str]:
+        """What MSAL's `client_credential` takes: the secret, or the certificate as PEM text."""
+        if self.client_certificate is None:
+            if not self.client_secret:
+                raise ConfigError("set CLIENT_SECRET or CLIENT_CERTIFICATE_PATH")
+            return self.client_secret
+        credential: dict[str, str] = {
+            "private_key": self.client_certificate.private_key_pem,
+            # With the certificate MSAL signs with PS256 and sends its SHA-256 thumbprint (x5t#S256).
+            "public_certificate": self.client_certificate.certificate_pem,
+        }
+        if self.client_certificate.passphrase:
+            credential["passphrase"] = self.client_certificate.passphrase
+        return credential
 
     @property
     def authority_origin(self) -> str:
@@ -87,9 +120,13 @@ class Settings:
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
         reader = _Reader(values)
         instance_dir = reader.optional("INSTANCE_DIR") or str(Path.cwd() / "instance")
+        client_id = reader.required("CLIENT_ID", "the Application (client) ID of the web app registration")
+        client_secret, certificate_path, certificate = reader.client_credential()
         settings = cls(
-            client_id=reader.required("CLIENT_ID", "the Application (client) ID of the web app registration"),
-            client_secret=reader.required("CLIENT_SECRET", "a client secret of the web app registration"),
+            client_id=client_id,
+            client_secret=client_secret,
+            client_certificate_path=certificate_path,
+            client_certificate=certificate,
             tenant_subdomain=reader.required(
                 "TENANT_SUBDOMAIN", "the part before .ciamlogin.com of your external tenant"
             ),
@@ -185,6 +222,30 @@ class _Reader:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
         return value
 
+    def client_credential(self) -> tuple[str | None, str | None, ClientCertificate | None]:
+        """CLIENT_SECRET, or CLIENT_CERTIFICATE_PATH (+ CLIENT_CERTIFICATE_PASSWORD): exactly one of them."""
+        secret = self.optional("CLIENT_SECRET")
+        path = self.optional("CLIENT_CERTIFICATE_PATH")
+        password = self.optional("CLIENT_CERTIFICATE_PASSWORD")
+        if secret and path:
+            raise ConfigError(
+                "CLIENT_SECRET and CLIENT_CERTIFICATE_PATH are both set: the app authenticates with one "
+                "credential, so unset one of them"
+            )
+        if not secret and not path:
+            raise ConfigError(
+                "CLIENT_SECRET is not set: set it to a client secret of the web app registration, or set "
+                "CLIENT_CERTIFICATE_PATH to a PEM file with the private key and certificate of a certificate "
+                "uploaded to that registration (in .env or the environment)"
+            )
+        if password and not path:
+            raise ConfigError(
+                "CLIENT_CERTIFICATE_PASSWORD is set but CLIENT_CERTIFICATE_PATH is not: set both or neither"
+            )
+        if path is None:
+            return secret, None, None
+        return None, path, load_client_certificate(path, password)
+
     def secret_key(self) -> str:
         value = self.required(
             "SECRET_KEY",
@@ -193,3 +254,60 @@ class _Reader:
         if len(value) < 32:
             raise ConfigError("SECRET_KEY is too short: use at least 32 random characters")
         return value
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
+
+
+def load_client_certificate(path: str, password: str | None) -> ClientCertificate:
+    """Read the PEM file named by CLIENT_CERTIFICATE_PATH and check that its key and certificate belong together.
+
+    Problems surface here, at start-up, instead of as an AADSTS700027 at the first sign-in.
+    """
+    name = "CLIENT_CERTIFICATE_PATH"
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{name} points to {path!r}, which cannot be read as a PEM file: {type(exc).__name__}"
+        ) from None
+    blocks = [(match.group(1), match.group(0)) for match in _PEM_BLOCK.finditer(text)]
+    key_blocks = [block for label, block in blocks if label.endswith("PRIVATE KEY")]
+    certificate_blocks = [block for label, block in blocks if label == "CERTIFICATE"]
+    if len(key_blocks) != 1 or not certificate_blocks:
+        raise ConfigError(
+            f"{name} must name a PEM file holding one private key and its certificate; {path!r} has "
+            f"{len(key_blocks)} private key(s) and {len(certificate_blocks)} certificate(s)"
+        )
+    try:
+        private_key = serialization.load_pem_private_key(
+            key_blocks[0].encode("ascii"), password.encode("utf-8") if password else None
+        )
+    except TypeError:
+        # cryptography: a password for a plain key, or none for an encrypted one.
+        if password:
+            raise ConfigError(
+                f"the private key in {name} is not encrypted: unset CLIENT_CERTIFICATE_PASSWORD"
+            ) from None
+        raise ConfigError(
+            f"the private key in {name} is encrypted: set CLIENT_CERTIFICATE_PASSWORD to its password"
+        ) from None
+    except ValueError:
+        # Deliberately vague: never echo anything derived from the password.
+        raise ConfigError(
+            f"the private key in {name} cannot be read: a wrong CLIENT_CERTIFICATE_PASSWORD, or not a PEM private key"
+        ) from None
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise ConfigError(f"the private key in {name} must be an RSA key (Entra signs and checks PS256/RS256)")
+    public_numbers = private_key.public_key().public_numbers()
+    for block in certificate_blocks:
+        try:
+            certificate = x509.load_pem_x509_certificate(block.encode("ascii"))
+        except ValueError:
+            raise ConfigError(f"{name}: {path!r} holds a certificate that cannot be parsed") from None
+        public_key = certificate.public_key()
+        if isinstance(public_key, rsa.RSAPublicKey) and public_key.public_numbers() == public_numbers:
+            # Keep the key as written (MSAL decrypts it itself with the passphrase) and only the matching
+            # certificate (a chain in the same file is not needed for the thumbprint).
+            return ClientCertificate(private_key_pem=key_blocks[0], certificate_pem=block, passphrase=password)
+    raise ConfigError(f"{name}: no certificate in {path!r} matches its private key")

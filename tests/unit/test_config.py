@@ -76,3 +76,99 @@ def test_cli_check_reports_the_problem(monkeypatch, capsys, tmp_path):
         monkeypatch.delenv(name, raising=False)
     assert main(["check"]) == 2
     assert "CLIENT_ID is not set" in capsys.readouterr().err
+
+
+# --- the certificate credential (CLIENT_CERTIFICATE_PATH instead of CLIENT_SECRET) ----------------
+
+WITH_CERTIFICATE = {k: v for k, v in VALID.items() if k != "CLIENT_SECRET"}
+
+
+@pytest.fixture(scope="module")
+def certificate():
+    from tests.support.certificates import make_certificate
+
+    return make_certificate()
+
+
+def test_certificate_instead_of_secret_gives_msal_the_pem_parts(certificate, tmp_path):
+    path = certificate.write_pem(tmp_path / "client.pem")
+    settings = Settings.from_mapping(dict(WITH_CERTIFICATE, CLIENT_CERTIFICATE_PATH=str(path)))
+    assert settings.client_secret is None
+    credential = settings.client_credential()
+    assert set(credential) == {"private_key", "public_certificate"}
+    assert credential["public_certificate"].strip() == certificate.certificate_pem.strip()
+    assert "PRIVATE KEY" in credential["private_key"] and "CERTIFICATE" not in credential["private_key"]
+    assert "PRIVATE KEY" not in repr(settings)
+
+
+def test_secret_is_passed_to_msal_as_is():
+    assert Settings.from_mapping(VALID).client_credential() == "s3cret-value"
+
+
+def test_encrypted_key_needs_its_password_which_msal_gets_as_passphrase(certificate, tmp_path):
+    path = certificate.write_pem(tmp_path / "client.pem", password="pem-pass-phrase")
+    values = dict(WITH_CERTIFICATE, CLIENT_CERTIFICATE_PATH=str(path))
+    with pytest.raises(ConfigError, match="encrypted: set CLIENT_CERTIFICATE_PASSWORD"):
+        Settings.from_mapping(values)
+    with pytest.raises(ConfigError, match="wrong CLIENT_CERTIFICATE_PASSWORD") as refused:
+        Settings.from_mapping(dict(values, CLIENT_CERTIFICATE_PASSWORD="not-it"))
+    assert "not-it" not in str(refused.value)
+    settings = Settings.from_mapping(dict(values, CLIENT_CERTIFICATE_PASSWORD="pem-pass-phrase"))
+    assert settings.client_credential()["passphrase"] == "pem-pass-phrase"
+    assert "pem-pass-phrase" not in repr(settings)
+
+
+def test_secret_and_certificate_together_are_refused(certificate, tmp_path):
+    path = certificate.write_pem(tmp_path / "client.pem")
+    with pytest.raises(ConfigError, match="CLIENT_SECRET and CLIENT_CERTIFICATE_PATH are both set"):
+        Settings.from_mapping(dict(VALID, CLIENT_CERTIFICATE_PATH=str(path)))
+
+
+def test_neither_credential_names_both_variables():
+    with pytest.raises(ConfigError, match="CLIENT_SECRET is not set.*CLIENT_CERTIFICATE_PATH"):
+        Settings.from_mapping(WITH_CERTIFICATE)
+
+
+def test_certificate_password_alone_is_refused():
+    with pytest.raises(ConfigError, match="CLIENT_CERTIFICATE_PASSWORD is set but CLIENT_CERTIFICATE_PATH is not"):
+        Settings.from_mapping(dict(VALID, CLIENT_CERTIFICATE_PASSWORD="x"))
+
+
+def test_certificate_path_placeholder_is_refused():
+    values = dict(WITH_CERTIFICATE, CLIENT_CERTIFICATE_PATH="Enter_the_Certificate_Path_Here")
+    with pytest.raises(ConfigError, match="CLIENT_CERTIFICATE_PATH still holds the sample's placeholder"):
+        Settings.from_mapping(values)
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        ("not pem at all", "one private key and its certificate"),
+        ("certificate only", "0 private key"),
+        ("key only", "0 certificate"),
+        ("someone else's certificate", "no certificate in .* matches its private key"),
+        ("garbled key", "cannot be read"),
+    ],
+)
+def test_bad_certificate_file_names_the_variable(certificate, tmp_path, contents, message):
+    from tests.support.certificates import make_certificate
+
+    key, cert = certificate.private_key_pem(), certificate.certificate_pem
+    text = {
+        "not pem at all": "hello\n",
+        "certificate only": cert,
+        "key only": key,
+        "someone else's certificate": key + make_certificate("other").certificate_pem,
+        "garbled key": key.replace(key.splitlines()[3], "A" * 64) + cert,
+    }[contents]
+    path = tmp_path / "client.pem"
+    path.write_text(text, encoding="ascii")
+    with pytest.raises(ConfigError, match=message) as refused:
+        Settings.from_mapping(dict(WITH_CERTIFICATE, CLIENT_CERTIFICATE_PATH=str(path)))
+    assert "CLIENT_CERTIFICATE_PATH" in str(refused.value)
+
+
+def test_unreadable_certificate_file_names_the_variable(tmp_path):
+    missing = tmp_path / "nowhere.pem"
+    with pytest.raises(ConfigError, match="CLIENT_CERTIFICATE_PATH points to .* cannot be read as a PEM file"):
+        Settings.from_mapping(dict(WITH_CERTIFICATE, CLIENT_CERTIFICATE_PATH=str(missing)))
