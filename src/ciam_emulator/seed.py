@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ciam_emulator.client_assertions import certificate_credential
 from ciam_emulator.store import Store
 
 WEB_APP_NAME = "ciam-webapp"
@@ -52,8 +53,13 @@ def seed(
     extra_redirect_uris: Iterable[str] = (),
     extra_post_logout_redirect_uris: Iterable[str] = (),
     rotate_secret: bool = False,
+    client_certificate_pem: str | None = None,
 ) -> SeedResult:
-    """Create what is missing; keep what exists (new redirect URIs are added to the web app)."""
+    """Create what is missing; keep what exists (new redirect URIs are added to the web app).
+
+    ``client_certificate_pem`` (a certificate's public part) is registered as a certificate credential of
+    the web app, next to its secret, as uploading it under "Certificates & secrets" would.
+    """
     app_base_url = app_base_url.rstrip("/")
     redirect_uri = f"{app_base_url}/auth/redirect"
     post_logout_redirect_uri = f"{app_base_url}/"
@@ -83,6 +89,8 @@ def seed(
             )
             if rotate_secret:
                 client_secret = store.add_client_secret(web_app.app_id)
+        if client_certificate_pem is not None:
+            store.add_client_certificate(certificate_credential(web_app.app_id, client_certificate_pem))
 
         mfa_app = store.find_app_by_name(tenant.id, MFA_APP_NAME)
         if mfa_app is None:

@@ -156,6 +156,17 @@ CREATE TABLE IF NOT EXISTS ca_policies (
     enabled INTEGER NOT NULL,
     UNIQUE (tenant_id, target_app_id)
 );
+CREATE TABLE IF NOT EXISTS client_certificates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL REFERENCES apps(app_id),
+    certificate_pem TEXT NOT NULL,
+    sha1_thumbprint TEXT NOT NULL,
+    sha256_thumbprint TEXT NOT NULL,
+    not_before REAL NOT NULL,
+    not_after REAL NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (app_id, sha256_thumbprint)
+);
 """
 
 
@@ -285,6 +296,18 @@ class ConditionalAccessPolicy:
     display_name: str
     target_app_id: str
     enabled: bool
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """A certificate credential (Entra's keyCredentials): only the public part, as uploaded."""
+
+    app_id: str
+    certificate_pem: str
+    sha1_thumbprint: str  # upper-case hex, as Entra shows thumbprints
+    sha256_thumbprint: str
+    not_before: float
+    not_after: float
 
 
 class OneTimeCodeResult:
@@ -467,6 +490,30 @@ class Store:
             "SELECT 1 FROM client_secrets WHERE app_id = ? AND secret_hash = ?", (app_id, sha256_hex(secret))
         )
         return row is not None
+
+    def add_client_certificate(self, certificate: ClientCertificate) -> None:
+        """Register a certificate credential; registering the same certificate again changes nothing."""
+        self._execute(
+            "INSERT OR IGNORE INTO client_certificates (app_id, certificate_pem, sha1_thumbprint, sha256_thumbprint, "
+            "not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                certificate.app_id,
+                certificate.certificate_pem,
+                certificate.sha1_thumbprint,
+                certificate.sha256_thumbprint,
+                certificate.not_before,
+                certificate.not_after,
+                time.time(),
+            ),
+        )
+
+    def client_certificates(self, app_id: str) -> list[ClientCertificate]:
+        rows = self.connection().execute(
+            "SELECT app_id, certificate_pem, sha1_thumbprint, sha256_thumbprint, not_before, not_after "
+            "FROM client_certificates WHERE app_id = ? ORDER BY id",
+            (app_id,),
+        )
+        return [ClientCertificate(**dict(row)) for row in rows]
 
     # --- users ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ciam_emulator.client_assertions import token_endpoint_audiences, verify_client_assertion
 from ciam_emulator.context import Emulator
 from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.keys import b64url
@@ -55,7 +56,7 @@ def mfa_required_error(app_id: str, policy_id: str) -> EntraProtocolError:
 def authenticate_client(
     emulator: Emulator, tenant: Tenant, form: dict[str, str], authorization: str | None
 ) -> AppRegistration:
-    """client_secret_post or client_secret_basic (id and secret URL-encoded, RFC 6749 2.3.1)."""
+    """client_secret_post, client_secret_basic (id and secret URL-encoded, RFC 6749 2.3.1) or private_key_jwt."""
     basic_id = basic_secret = None
     if authorization and authorization[:6].lower() == "basic ":
         try:
@@ -85,14 +86,15 @@ def authenticate_client(
             "consented to by any user in the tenant. You may have sent your authentication request to the "
             "wrong tenant.",
         )
-    if form.get("client_assertion"):
-        raise EntraProtocolError(
-            "invalid_client",
-            700027,
-            "Client assertion failed signature validation: no certificate credential is registered for "
-            f"application '{app.app_id}' in this emulator.",
-            status=401,
+    if form.get("client_assertion") or form.get("client_assertion_type"):
+        verify_client_assertion(
+            emulator.store,
+            app,
+            form,
+            audiences=token_endpoint_audiences(emulator.base_url, tenant),
+            now=emulator.now(),
         )
+        return app
     secret = basic_secret if basic_secret is not None else form.get("client_secret")
     if not secret:
         raise EntraProtocolError(
