@@ -249,8 +249,9 @@ def markdown(results: Results, notes: str) -> str:
         f"wrk (a separate C process) on loopback, {results.seconds_per_run:g} s per cell after a warm-up; "
         "every subject served by `ciam_webapp.gunicorn_app.serve_with_gunicorn` with "
         + ", ".join(f"`{k}={v}`" for k, v in results.gunicorn_options.items())
-        + ". Cells of one concurrency level run back to back, so each ratio compares figures taken "
-        "minutes apart at most. The signed-in pages rotate over the session cookies of several customers; "
+        + f". {results.rounds} rounds interleave every subject at every level and each cell shows its best round "
+        "(other work on the machine can only slow a cell down), so every ratio compares cells measured in "
+        "the same rounds of the same run. The signed-in pages rotate over the session cookies of several customers; "
         "the profile page calls Graph `/me` on the emulator (which shares the same cores) for every view. "
         "`app CPU ms/req` is the user+system CPU of the subject's gunicorn processes divided by the "
         "requests served, `emulator CPU ms/req` the same for the emulator process.",
@@ -363,6 +364,15 @@ def markdown(results: Results, notes: str) -> str:
         ]
     lines += ["## Machine", "", *_table(["", ""], [[k, f"`{v}`"] for k, v in machine()]), ""]
     lines += [f"Whole run: {results.elapsed_seconds:.0f} s.", ""]
+    if results.load_average is not None:
+        before, after = results.load_average
+        lines += [
+            f"Load average (1, 5, 15 min) when the run started: {before[0]:.2f}, {before[1]:.2f}, {before[2]:.2f}; "
+            f"when it ended: {after[0]:.2f}, {after[1]:.2f}, {after[2]:.2f}. Above the core count means other "
+            "work shared the machine: req/s and latencies are then lower and noisier than on an idle machine; the "
+            "CPU-per-request figures much less so.",
+            "",
+        ]
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines)
