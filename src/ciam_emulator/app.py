@@ -9,7 +9,14 @@ from flask import Flask, Response, request
 from ciam_emulator.context import Emulator
 from ciam_emulator.errors import AuthorizePageError, UnknownTenantError
 from ciam_emulator.settings import EmulatorSettings
-from ciam_emulator.web import control_views, graph_views, hosted_views, oidc_views, outbox_views
+from ciam_emulator.web import (
+    control_views,
+    graph_admin_views,
+    graph_views,
+    hosted_views,
+    oidc_views,
+    outbox_views,
+)
 from ciam_emulator.web.common import (
     EXTENSION_KEY,
     apply_security_headers,
@@ -32,6 +39,7 @@ def create_app(settings: EmulatorSettings) -> Flask:
 
     app.register_blueprint(outbox_views.blueprint)
     app.register_blueprint(graph_views.blueprint)
+    app.register_blueprint(graph_admin_views.blueprint)
     app.register_blueprint(oidc_views.blueprint)
     app.register_blueprint(hosted_views.blueprint)
     if settings.test_controls:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from ciam_emulator.controls import RuntimeControls
+from ciam_emulator.directory import Directory
 from ciam_emulator.keys import KeyRing
 from ciam_emulator.settings import EmulatorSettings
 from ciam_emulator.store import Store
@@ -17,15 +18,18 @@ class Emulator:
     store: Store
     keys: KeyRing
     controls: RuntimeControls
+    directory: Directory
 
     @classmethod
     def open(cls, settings: EmulatorSettings) -> Emulator:
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.instance_dir / "emulator.sqlite3")
         return cls(
             settings=settings,
-            store=Store(settings.instance_dir / "emulator.sqlite3"),
+            store=store,
             keys=KeyRing(settings.instance_dir / "keys"),
             controls=RuntimeControls(),
+            directory=Directory(store),
         )
 
     @property

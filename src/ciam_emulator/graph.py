@@ -7,7 +7,7 @@ from typing import Any
 
 from ciam_emulator.context import Emulator
 from ciam_emulator.errors import GraphError, TokenValidationError
-from ciam_emulator.store import USER_PROFILE_COLUMNS, User
+from ciam_emulator.store import USER_PROFILE_COLUMNS, Tenant, User
 from ciam_emulator.tokens import GRAPH_AUDIENCES, v1_issuer, verify_emulator_token
 
 READ_SCOPES = {"User.Read", "User.ReadWrite", "User.ReadBasic.All"}
@@ -41,8 +41,8 @@ def invalid_token(message: str) -> GraphError:
     )
 
 
-def authenticate(emulator: Emulator, authorization: str | None, *, write: bool) -> tuple[User, dict[str, Any]]:
-    """Validate the bearer token for Graph; return the signed-in user and the token's claims."""
+def verify_bearer(emulator: Emulator, authorization: str | None) -> tuple[Tenant, dict[str, Any]]:
+    """Check that the bearer token is a Graph access token this tenant issued; return tenant and claims."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise invalid_token("Access token is empty.")
     token = authorization[7:].strip()
@@ -58,7 +58,17 @@ def authenticate(emulator: Emulator, authorization: str | None, *, write: bool) 
     tenant = emulator.store.find_tenant(tenant_id) if tenant_id else None
     if tenant is None or claims.get("iss") != v1_issuer(tenant.id):
         raise invalid_token("Access token validation failure. Invalid issuer.")
-    granted = set(str(claims.get("scp", "")).split())
+    return tenant, claims
+
+
+def granted_scopes(claims: dict[str, Any]) -> set[str]:
+    return set(str(claims.get("scp", "")).split())
+
+
+def authenticate(emulator: Emulator, authorization: str | None, *, write: bool) -> tuple[User, dict[str, Any]]:
+    """Validate the bearer token for Graph; return the signed-in user and the token's claims."""
+    tenant, claims = verify_bearer(emulator, authorization)
+    granted = granted_scopes(claims)
     if not granted & (WRITE_SCOPES if write else READ_SCOPES):
         raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
     user = emulator.store.get_user(str(claims.get("oid", "")))

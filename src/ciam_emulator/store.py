@@ -472,6 +472,17 @@ class Store:
         row = self._one("SELECT * FROM apps WHERE tenant_id = ? AND display_name = ?", (tenant_id, display_name))
         return _app(row) if row else None
 
+    def list_apps(self, tenant_id: str) -> list[AppRegistration]:
+        rows = self.connection().execute("SELECT * FROM apps WHERE tenant_id = ? ORDER BY created_at", (tenant_id,))
+        return [_app(row) for row in rows]
+
+    def update_app_api(self, app_id: str, exposed_scopes: list[str], access_token_version: int) -> None:
+        """Set what an app exposes as an API (Graph's api.oauth2PermissionScopes and token version)."""
+        self._execute(
+            "UPDATE apps SET exposed_scopes = ?, access_token_version = ? WHERE app_id = ?",
+            (json.dumps(exposed_scopes), access_token_version, app_id),
+        )
+
     def add_client_secret(self, app_id: str) -> str:
         """Create a new client secret and return its plaintext (the only time it exists)."""
         # Same shape as Entra secrets (3 chars, "8Q~", 34 chars), including '~' and '.', which

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from ciam_emulator import tokens
 from ciam_emulator.controls import MISBEHAVIOUR_CASES, InjectedResponse
 from ciam_emulator.errors import EmulatorError
 from ciam_emulator.graph import user_resource
 from ciam_emulator.hosted_flows import is_valid_email
 from ciam_emulator.passwords import password_policy_problem
+from ciam_emulator.scopes import ScopeRequest
+from ciam_emulator.store import new_guid
 from ciam_emulator.web.common import emulator
 
 blueprint = Blueprint("control", __name__, url_prefix="/_emulator/control")
@@ -171,6 +175,60 @@ def create_user() -> tuple[Response, int]:
         raise ControlRequestError("a user with this email already exists")
     user = emulator().store.create_user(tenant_id, email, password, display_name.strip())
     return jsonify(_user_json(user)), 201
+
+
+# What an admin signs in with to register apps (the device code flow's public client is Microsoft
+# Graph Command Line Tools) and the delegated permissions the registration tool asks for.
+ADMIN_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+ADMIN_SCOPES = (
+    "Application.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Policy.Read.All",
+    "Policy.ReadWrite.ConditionalAccess",
+)
+
+
+@blueprint.post("/admin-token")
+def admin_token() -> Response:
+    """A Graph access token for the tenant's admin (created on first use), as if they had signed in.
+
+    Body (optional): {"scopes": [...]} to get a token with other delegated permissions.
+    """
+    body = request.get_json(silent=True) or {}
+    scopes = body.get("scopes", list(ADMIN_SCOPES)) if isinstance(body, dict) else None
+    if not isinstance(scopes, list) or not all(isinstance(s, str) and s and " " not in s for s in scopes):
+        raise ControlRequestError("'scopes' must be a list of permission names")
+    emu = emulator()
+    tenant = emu.store.get_tenant(_only_tenant_id())
+    admin_email = f"admin@{tenant.domain}"
+    admin = emu.store.find_user_by_email(tenant.id, admin_email)
+    if admin is None:
+        # Nobody signs in with this password: it exists because every user needs one.
+        unused_password = secrets.token_urlsafe(24) + "-Aa1"
+        admin = emu.store.create_user(tenant.id, admin_email, unused_password, "Tenant Administrator")
+    now = emu.now()
+    context = tokens.TokenContext(
+        base_url=emu.base_url,
+        tenant=tenant,
+        client_id=ADMIN_CLIENT_ID,
+        user=admin,
+        session=None,
+        session_id=new_guid(),
+        auth_time=now,
+        now=int(now),
+    )
+    granted = ScopeRequest(
+        raw=" ".join(scopes), oidc_scopes=(), api=None, resource_scopes=tuple(scopes), requested_forms=tuple(scopes)
+    )
+    claims = tokens.graph_access_token_claims(context, granted, app_display_name="Microsoft Graph Command Line Tools")
+    return jsonify(
+        {
+            "token_type": "Bearer",
+            "scope": " ".join(scopes),
+            "expires_in": tokens.TOKEN_LIFETIME_SECONDS,
+            "access_token": tokens.sign(claims, emu.keys.active()),
+        }
+    )
 
 
 @blueprint.get("/users/<email>")
