@@ -1,0 +1,231 @@
+"""What the two registrations, the consent and the policy should look like, as Graph request bodies.
+
+Pure functions (no HTTP), so the shapes can be unit-tested. ``merge_*`` functions add what is
+missing to what the tenant already has and never remove anything a person added.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+# Microsoft Graph's delegated permission (scope) ids; they are the same in every tenant. Checked
+# against several independent public app-registration scripts and templates (Terraform, Bicep,
+# az CLI), which agree; not re-read on Microsoft's permissions reference page itself. At run time
+# the tool also reads Graph's service principal and stops if an id is not published there.
+GRAPH_SCOPE_IDS = {
+    "openid": "37f7f235-527c-4136-accd-4a02d197296e",
+    "offline_access": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182",
+    "User.Read": "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
+    "User.ReadWrite": "b4e74841-8e56-480b-be8b-910348b18b4c",
+}
+# The web app signs users in (openid, offline_access: in an external tenant customers cannot
+# consent, so these need admin consent too) and reads/edits their profile.
+WEB_APP_GRAPH_SCOPES = ("openid", "offline_access", "User.Read", "User.ReadWrite")
+
+MFA_SCOPE_VALUE = "User.MFA"
+LOGIN_HINT_CLAIM = "login_hint"
+
+
+def odata_string(value: str) -> str:
+    """A string literal for $filter: single quotes, with embedded quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def filter_display_name(name: str) -> str:
+    return f"displayName eq {odata_string(name)}"
+
+
+def filter_identifier_uri(uri: str) -> str:
+    return f"identifierUris/any(x:x eq {odata_string(uri)})"
+
+
+def filter_app_id(app_id: str) -> str:
+    return f"appId eq {odata_string(app_id)}"
+
+
+def filter_tenant_wide_grant(client_principal_id: str, resource_principal_id: str) -> str:
+    return (
+        f"clientId eq {odata_string(client_principal_id)} and consentType eq 'AllPrincipals' "
+        f"and resourceId eq {odata_string(resource_principal_id)}"
+    )
+
+
+def identifier_uri(app_id: str) -> str:
+    return f"api://{app_id}"
+
+
+# --- mfa-app ----------------------------------------------------------------------------------
+
+
+def mfa_scope_definition(scope_id: str | None = None) -> dict[str, Any]:
+    return {
+        "id": scope_id or str(uuid.uuid4()),
+        "value": MFA_SCOPE_VALUE,
+        "type": "User",
+        "isEnabled": True,
+        "adminConsentDisplayName": "Edit the profile after multifactor authentication",
+        "adminConsentDescription": "Lets the web app edit the signed-in customer's profile once they have done MFA.",
+        "userConsentDisplayName": "Edit your profile after multifactor authentication",
+        "userConsentDescription": "Lets the app edit your profile once you have done MFA.",
+    }
+
+
+def new_mfa_app_body(display_name: str) -> dict[str, Any]:
+    # identifierUris needs the appId, which exists only after creation: it is set by a PATCH.
+    return {
+        "displayName": display_name,
+        "signInAudience": "AzureADMyOrg",
+        "api": {"requestedAccessTokenVersion": 2, "oauth2PermissionScopes": [mfa_scope_definition()]},
+    }
+
+
+def mfa_app_changes(application: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH body that brings an existing mfa-app to the wanted shape ({} if it is already)."""
+    changes: dict[str, Any] = {}
+    wanted_uri = identifier_uri(application["appId"])
+    uris = list(application.get("identifierUris") or [])
+    if wanted_uri not in uris:
+        changes["identifierUris"] = [*uris, wanted_uri]
+    api = application.get("api") or {}
+    scopes = [dict(scope) for scope in api.get("oauth2PermissionScopes") or []]
+    mfa_scope = next((scope for scope in scopes if scope.get("value") == MFA_SCOPE_VALUE), None)
+    api_changes: dict[str, Any] = {}
+    if mfa_scope is None:
+        api_changes["oauth2PermissionScopes"] = [*scopes, mfa_scope_definition()]
+    elif not mfa_scope.get("isEnabled"):
+        mfa_scope["isEnabled"] = True
+        api_changes["oauth2PermissionScopes"] = scopes
+    if api.get("requestedAccessTokenVersion") != 2:
+        api_changes["requestedAccessTokenVersion"] = 2
+    if api_changes:
+        changes["api"] = api_changes
+    return changes
+
+
+def mfa_scope_id(application: dict[str, Any]) -> str:
+    for scope in (application.get("api") or {}).get("oauth2PermissionScopes") or []:
+        if scope.get("value") == MFA_SCOPE_VALUE:
+            return scope["id"]
+    raise KeyError(MFA_SCOPE_VALUE)
+
+
+# --- web app ---------------------------------------------------------------------------------
+
+
+def wanted_resource_access(mfa_app_id: str, mfa_scope_id_: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "resourceAppId": GRAPH_APP_ID,
+            "resourceAccess": [{"id": GRAPH_SCOPE_IDS[name], "type": "Scope"} for name in WEB_APP_GRAPH_SCOPES],
+        },
+        {"resourceAppId": mfa_app_id, "resourceAccess": [{"id": mfa_scope_id_, "type": "Scope"}]},
+    ]
+
+
+def merge_resource_access(existing: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    merged = [
+        {"resourceAppId": entry["resourceAppId"], "resourceAccess": [dict(a) for a in entry.get("resourceAccess", [])]}
+        for entry in existing
+    ]
+    for want in wanted:
+        entry = next((e for e in merged if e["resourceAppId"].lower() == want["resourceAppId"].lower()), None)
+        if entry is None:
+            merged.append({"resourceAppId": want["resourceAppId"], "resourceAccess": []})
+            entry = merged[-1]
+        have = {(a["id"].lower(), a["type"]) for a in entry["resourceAccess"]}
+        entry["resourceAccess"].extend(a for a in want["resourceAccess"] if (a["id"].lower(), a["type"]) not in have)
+    return merged
+
+
+def merge_optional_claims(existing: dict[str, Any] | None) -> dict[str, Any]:
+    """Add the ID token's login_hint claim: sign-out sends it back as logout_hint."""
+    merged = {
+        token_type: [dict(claim) for claim in (existing or {}).get(token_type) or []]
+        for token_type in ("idToken", "accessToken", "saml2Token")
+    }
+    if not any(claim.get("name") == LOGIN_HINT_CLAIM for claim in merged["idToken"]):
+        merged["idToken"].append(
+            {"name": LOGIN_HINT_CLAIM, "source": None, "essential": False, "additionalProperties": []}
+        )
+    return merged
+
+
+def wanted_redirect_uris(redirect_uri: str, post_logout_redirect_uri: str) -> list[str]:
+    # Entra accepts a post_logout_redirect_uri only if it is one of the app's redirect URIs; Graph's
+    # web.logoutUrl is something else (the front-channel logout URL), so it is left alone.
+    return list(dict.fromkeys([redirect_uri, post_logout_redirect_uri]))
+
+
+def new_web_app_body(
+    display_name: str, redirect_uris: list[str], resource_access: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "displayName": display_name,
+        "signInAudience": "AzureADMyOrg",
+        "web": {"redirectUris": redirect_uris},
+        "requiredResourceAccess": resource_access,
+        "optionalClaims": merge_optional_claims(None),
+    }
+
+
+def web_app_changes(
+    application: dict[str, Any], redirect_uris: list[str], resource_access: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The PATCH body that brings an existing web app to the wanted shape ({} if it is already)."""
+    changes: dict[str, Any] = {}
+    have_uris = list((application.get("web") or {}).get("redirectUris") or [])
+    if any(uri not in have_uris for uri in redirect_uris):
+        changes["web"] = {"redirectUris": have_uris + [uri for uri in redirect_uris if uri not in have_uris]}
+    have_access = application.get("requiredResourceAccess") or []
+    merged_access = merge_resource_access(have_access, resource_access)
+    if merged_access != merge_resource_access(have_access, []):
+        changes["requiredResourceAccess"] = merged_access
+    merged_claims = merge_optional_claims(application.get("optionalClaims"))
+    have_id_claims = ((application.get("optionalClaims") or {}).get("idToken")) or []
+    if len(merged_claims["idToken"]) != len(have_id_claims):
+        changes["optionalClaims"] = merged_claims
+    return changes
+
+
+def password_body(display_name: str, end_date_time: str) -> dict[str, Any]:
+    return {"passwordCredential": {"displayName": display_name, "endDateTime": end_date_time}}
+
+
+# --- consent and conditional access ------------------------------------------------------------
+
+
+def tenant_wide_grant_body(client_principal_id: str, resource_principal_id: str, scopes: list[str]) -> dict[str, Any]:
+    return {
+        "clientId": client_principal_id,
+        "consentType": "AllPrincipals",
+        "resourceId": resource_principal_id,
+        "scope": " ".join(scopes),
+    }
+
+
+def missing_scopes(granted: str | None, wanted: list[str]) -> list[str]:
+    have = set((granted or "").split())
+    return [scope for scope in wanted if scope not in have]
+
+
+def mfa_policy_body(display_name: str, mfa_app_id: str) -> dict[str, Any]:
+    return {
+        "displayName": display_name,
+        "state": "enabled",
+        "conditions": {
+            "clientAppTypes": ["all"],
+            "applications": {"includeApplications": [mfa_app_id]},
+            "users": {"includeUsers": ["All"]},
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    }
+
+
+def policy_requires_mfa_for(policy: dict[str, Any], mfa_app_id: str) -> bool:
+    conditions = policy.get("conditions") or {}
+    apps = (conditions.get("applications") or {}).get("includeApplications") or []
+    controls = (policy.get("grantControls") or {}).get("builtInControls") or []
+    return mfa_app_id in apps and "mfa" in controls

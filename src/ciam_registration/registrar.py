@@ -1,0 +1,262 @@
+"""The registration itself: each step first looks for what exists, then creates or fixes only
+what is missing, so running it again changes nothing and never duplicates an object."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ciam_registration import app_definitions as defs
+from ciam_registration.errors import GraphRequestError, RegistrationConflictError, RegistrationError
+from ciam_registration.graph_client import GraphClient
+
+logger = logging.getLogger(__name__)
+
+APPLICATIONS = "Application.ReadWrite.All"
+GRANTS = "DelegatedPermissionGrant.ReadWrite.All"
+POLICIES = "Policy.ReadWrite.ConditionalAccess and Policy.Read.All"
+
+# Graph replicates a new application before its appId can be used elsewhere (a service principal
+# created too early is refused with a 400); wait and try again a few times.
+REPLICATION_ATTEMPTS = 5
+REPLICATION_WAIT_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    tenant_subdomain: str
+    redirect_uri: str
+    post_logout_redirect_uri: str
+    web_app_name: str = "ciam-webapp"
+    mfa_app_name: str = "mfa-app"
+    policy_name: str = ""
+    rotate_secret: bool = False
+    secret_lifetime_days: int = 180
+
+    @property
+    def mfa_policy_name(self) -> str:
+        return self.policy_name or f"Require MFA for {self.mfa_app_name}"
+
+
+@dataclass
+class RegistrationResult:
+    web_app_id: str
+    mfa_app_id: str
+    mfa_scope: str
+    policy_id: str
+    # Set only when this run created a secret; the caller writes it to .env and nowhere else.
+    client_secret: str | None = field(default=None, repr=False)
+    changes: list[str] = field(default_factory=list)
+
+    def env_values(self, settings: RegistrationSettings) -> dict[str, str]:
+        values = {
+            "CLIENT_ID": self.web_app_id,
+            "TENANT_SUBDOMAIN": settings.tenant_subdomain,
+            "REDIRECT_URI": settings.redirect_uri,
+            "POST_LOGOUT_REDIRECT_URI": settings.post_logout_redirect_uri,
+            "MFA_SCOPE": self.mfa_scope,
+        }
+        if self.client_secret is not None:
+            values["CLIENT_SECRET"] = self.client_secret
+        return values
+
+
+class Registrar:
+    def __init__(
+        self,
+        graph: GraphClient,
+        settings: RegistrationSettings,
+        *,
+        report: Callable[[str], None] = lambda line: None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.graph = graph
+        self.settings = settings
+        self._report = report
+        self._sleep = sleep
+        self._now = now
+        self.changes: list[str] = []
+
+    def _changed(self, line: str) -> None:
+        self.changes.append(line)
+        self._report(line)
+
+    # --- the whole run ------------------------------------------------------------------------
+
+    def register(self, existing_env: dict[str, str]) -> RegistrationResult:
+        """Bring the tenant to the wanted state; ``existing_env`` is the current .env (may be empty)."""
+        mfa_app = self.ensure_mfa_app(existing_env.get("MFA_SCOPE"))
+        mfa_principal = self.ensure_service_principal(mfa_app)
+        web_app, web_app_created = self.ensure_web_app(mfa_app)
+        web_principal = self.ensure_service_principal(web_app)
+        secret = self.ensure_client_secret(web_app, web_app_created, existing_env)
+        graph_principal = self.find_graph_service_principal()
+        self.ensure_tenant_wide_grant(web_principal, graph_principal, list(defs.WEB_APP_GRAPH_SCOPES))
+        self.ensure_tenant_wide_grant(web_principal, mfa_principal, [defs.MFA_SCOPE_VALUE])
+        policy = self.ensure_mfa_policy(mfa_app)
+        return RegistrationResult(
+            web_app_id=web_app["appId"],
+            mfa_app_id=mfa_app["appId"],
+            mfa_scope=f"{defs.identifier_uri(mfa_app['appId'])}/{defs.MFA_SCOPE_VALUE}",
+            policy_id=policy["id"],
+            client_secret=secret,
+            changes=list(self.changes),
+        )
+
+    # --- applications -------------------------------------------------------------------------
+
+    def _only_application(self, odata_filter: str, what: str) -> dict[str, Any] | None:
+        found = self.graph.list("applications", permission=APPLICATIONS, odata_filter=odata_filter)
+        if len(found) > 1:
+            ids = ", ".join(app["appId"] for app in found)
+            raise RegistrationConflictError(
+                f"{len(found)} applications match {what} ({ids}); delete or rename all but one and run again."
+            )
+        return found[0] if found else None
+
+    def _reload(self, application: dict[str, Any]) -> dict[str, Any]:
+        return self.graph.get(f"applications/{application['id']}", permission=APPLICATIONS)
+
+    def ensure_mfa_app(self, mfa_scope_in_env: str | None) -> dict[str, Any]:
+        name = self.settings.mfa_app_name
+        application = None
+        # The .env names the mfa-app by its identifier URI; that finds it even if it was renamed.
+        if mfa_scope_in_env and mfa_scope_in_env.startswith("api://"):
+            uri = mfa_scope_in_env.rsplit("/", 1)[0]
+            application = self._only_application(defs.filter_identifier_uri(uri), f"identifier URI {uri}")
+        if application is None:
+            application = self._only_application(defs.filter_display_name(name), f"the name '{name}'")
+        if application is None:
+            application = self.graph.post("applications", defs.new_mfa_app_body(name), permission=APPLICATIONS)
+            self._changed(f"created application '{name}' (appId {application['appId']})")
+        changes = defs.mfa_app_changes(application)
+        if changes:
+            self.graph.patch(f"applications/{application['id']}", changes, permission=APPLICATIONS)
+            self._changed(f"updated application '{name}': {', '.join(sorted(changes))}")
+            application = self._reload(application)
+        return application
+
+    def ensure_web_app(self, mfa_app: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        name = self.settings.web_app_name
+        redirect_uris = defs.wanted_redirect_uris(self.settings.redirect_uri, self.settings.post_logout_redirect_uri)
+        resource_access = defs.wanted_resource_access(mfa_app["appId"], defs.mfa_scope_id(mfa_app))
+        application = self._only_application(defs.filter_display_name(name), f"the name '{name}'")
+        if application is None:
+            body = defs.new_web_app_body(name, redirect_uris, resource_access)
+            application = self.graph.post("applications", body, permission=APPLICATIONS)
+            self._changed(f"created application '{name}' (appId {application['appId']})")
+            return application, True
+        changes = defs.web_app_changes(application, redirect_uris, resource_access)
+        if changes:
+            self.graph.patch(f"applications/{application['id']}", changes, permission=APPLICATIONS)
+            self._changed(f"updated application '{name}': {', '.join(sorted(changes))}")
+            application = self._reload(application)
+        return application, False
+
+    def ensure_client_secret(
+        self, web_app: dict[str, Any], web_app_created: bool, existing_env: dict[str, str]
+    ) -> str | None:
+        """A new secret when there is none we can use; None keeps the one in .env.
+
+        Graph never shows a secret again, so "usable" means: .env has a secret for this client id.
+        """
+        env_has_secret = bool(existing_env.get("CLIENT_SECRET")) and existing_env.get("CLIENT_ID") == web_app["appId"]
+        if env_has_secret and not web_app_created and not self.settings.rotate_secret:
+            return None
+        end = self._now() + dt.timedelta(days=self.settings.secret_lifetime_days)
+        body = defs.password_body(
+            f"ciam-register {self._now():%Y-%m-%d}", end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        credential = self.graph.post(f"applications/{web_app['id']}/addPassword", body, permission=APPLICATIONS)
+        secret = credential.get("secretText")
+        if not secret:
+            raise RegistrationError("Graph created a client secret but did not return its text; run again.")
+        self._changed(f"added a client secret to '{web_app['displayName']}' (hint {credential.get('hint', '?')}…)")
+        return secret
+
+    # --- service principals and consent -------------------------------------------------------
+
+    def _service_principal_for(self, app_id: str) -> dict[str, Any] | None:
+        found = self.graph.list("servicePrincipals", permission=APPLICATIONS, odata_filter=defs.filter_app_id(app_id))
+        return found[0] if found else None
+
+    def ensure_service_principal(self, application: dict[str, Any]) -> dict[str, Any]:
+        principal = self._service_principal_for(application["appId"])
+        if principal is not None:
+            return principal
+        for attempt in range(1, REPLICATION_ATTEMPTS + 1):
+            try:
+                principal = self.graph.post(
+                    "servicePrincipals", {"appId": application["appId"]}, permission=APPLICATIONS
+                )
+                break
+            except GraphRequestError as problem:
+                if problem.status not in {400, 404} or attempt == REPLICATION_ATTEMPTS:
+                    raise
+                logger.info("application %s not replicated yet; waiting", application["appId"])
+                self._sleep(REPLICATION_WAIT_SECONDS)
+        self._changed(f"created the service principal of '{application['displayName']}'")
+        return principal
+
+    def find_graph_service_principal(self) -> dict[str, Any]:
+        principal = self._service_principal_for(defs.GRAPH_APP_ID)
+        if principal is None:
+            raise RegistrationError("Microsoft Graph's service principal was not found in the tenant.")
+        published = {scope.get("value"): scope.get("id") for scope in principal.get("oauth2PermissionScopes") or []}
+        for name in defs.WEB_APP_GRAPH_SCOPES:
+            if published.get(name) not in (None, defs.GRAPH_SCOPE_IDS[name]):
+                raise RegistrationError(
+                    f"Microsoft Graph publishes {name} with id {published[name]}, not {defs.GRAPH_SCOPE_IDS[name]}."
+                )
+        return principal
+
+    def ensure_tenant_wide_grant(self, client: dict[str, Any], resource: dict[str, Any], scopes: list[str]) -> None:
+        """Admin consent for every user (consentType AllPrincipals): customers cannot consent themselves."""
+        existing = self.graph.list(
+            "oauth2PermissionGrants",
+            permission=GRANTS,
+            odata_filter=defs.filter_tenant_wide_grant(client["id"], resource["id"]),
+        )
+        if not existing:
+            body = defs.tenant_wide_grant_body(client["id"], resource["id"], scopes)
+            self.graph.post("oauth2PermissionGrants", body, permission=GRANTS)
+            self._changed(f"granted admin consent to {' '.join(scopes)} of '{resource['displayName']}'")
+            return
+        grant = existing[0]
+        missing = defs.missing_scopes(grant.get("scope"), scopes)
+        if missing:
+            scope = " ".join([*(grant.get("scope") or "").split(), *missing])
+            self.graph.patch(f"oauth2PermissionGrants/{grant['id']}", {"scope": scope}, permission=GRANTS)
+            self._changed(f"added {' '.join(missing)} of '{resource['displayName']}' to the admin consent")
+
+    # --- conditional access -----------------------------------------------------------------
+
+    def ensure_mfa_policy(self, mfa_app: dict[str, Any]) -> dict[str, Any]:
+        name = self.settings.mfa_policy_name
+        policies = self.graph.list("identity/conditionalAccess/policies", permission=POLICIES)
+        named = [policy for policy in policies if policy.get("displayName") == name]
+        if len(named) > 1:
+            raise RegistrationConflictError(f"{len(named)} conditional access policies are named '{name}'; keep one.")
+        if named:
+            policy = named[0]
+            # A security policy is never rewritten silently: a person decides what to do with it.
+            if not defs.policy_requires_mfa_for(policy, mfa_app["appId"]):
+                raise RegistrationConflictError(
+                    f"The conditional access policy '{name}' exists but does not require MFA for "
+                    f"{mfa_app['appId']}; fix it in the admin center or delete it, then run again."
+                )
+            if policy.get("state") != "enabled":
+                self._report(f"note: the conditional access policy '{name}' is {policy.get('state')}")
+            return policy
+        policy = self.graph.post(
+            "identity/conditionalAccess/policies",
+            defs.mfa_policy_body(name, mfa_app["appId"]),
+            permission=POLICIES,
+        )
+        self._changed(f"created the conditional access policy '{name}'")
+        return policy
