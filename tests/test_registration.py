@@ -311,3 +311,19 @@ def test_rotating_keeps_secrets_out_of_output_and_logs(first_run, capsys, caplog
     )
     # Client authentication passed (else invalid_client); the made-up code is what is refused.
     assert answer.json()["error"] == "invalid_grant"
+
+
+def test_an_app_using_a_certificate_gets_no_client_secret(first_run, capsys):
+    """The app takes exactly one credential, so a .env with a certificate must not gain a secret."""
+    original = first_run.env_file.read_text(encoding="utf-8")
+    lines = [line for line in original.splitlines() if not line.startswith("CLIENT_SECRET=")]
+    first_run.env_file.write_text("\n".join([*lines, "CLIENT_CERTIFICATE_PATH=/etc/contoso/web-app.pem", ""]))
+    web = _named(graph_list(first_run.tenant, "applications"), first_run.web_app_name)[0]
+    try:
+        assert main(first_run.argv()) == 0
+        assert "added a client secret" not in capsys.readouterr().out
+        assert "CLIENT_SECRET" not in first_run.env()
+        again = _named(graph_list(first_run.tenant, "applications"), first_run.web_app_name)[0]
+        assert len(again["passwordCredentials"]) == len(web["passwordCredentials"])
+    finally:
+        first_run.env_file.write_text(original, encoding="utf-8")

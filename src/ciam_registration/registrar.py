@@ -165,8 +165,13 @@ class Registrar:
 
         Graph never shows a secret again, so "usable" means: .env has a secret for this client id.
         """
-        env_has_secret = bool(existing_env.get("CLIENT_SECRET")) and existing_env.get("CLIENT_ID") == web_app["appId"]
-        if env_has_secret and not web_app_created and not self.settings.rotate_secret:
+        same_client = existing_env.get("CLIENT_ID") == web_app["appId"]
+        # The app accepts exactly one credential: with a certificate configured, adding a secret
+        # to .env would stop it from starting.
+        env_has_credential = same_client and bool(
+            existing_env.get("CLIENT_SECRET") or existing_env.get("CLIENT_CERTIFICATE_PATH")
+        )
+        if env_has_credential and not web_app_created and not self.settings.rotate_secret:
             return None
         end = self._now() + dt.timedelta(days=self.settings.secret_lifetime_days)
         body = defs.password_body(
