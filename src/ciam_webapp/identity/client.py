@@ -31,6 +31,9 @@ INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_
 # What MSAL raises when the tenant cannot be reached or answers 5xx (its throttled HTTP client turns
 # HTTP errors into MsalServiceError).
 TRANSPORT_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError)
+# We use response_mode=query on purpose (the README's security notes explain why). The filter is
+# installed once at import: warnings.catch_warnings() per call is not thread-safe.
+warnings.filterwarnings("ignore", message=r"response_mode='form_post' is recommended", category=UserWarning)
 # Declaring CAE capability lets resources (Graph) send claims challenges, which we honour.
 CLIENT_CAPABILITIES = ["cp1"]
 
@@ -115,17 +118,14 @@ class EntraClient:
     ) -> dict[str, Any]:
         """Return MSAL's auth code flow (keep it server-side); its `auth_uri` is where to send the user."""
         app = self._msal_app(None)
-        with warnings.catch_warnings():
-            # We use response_mode=query on purpose; the README's security notes explain why.
-            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
-            return app.initiate_auth_code_flow(
-                scopes,
-                redirect_uri=self.redirect_uri,
-                claims_challenge=claims_challenge,
-                prompt=prompt,
-                login_hint=login_hint,
-                max_age=max_age,
-            )
+        return app.initiate_auth_code_flow(
+            scopes,
+            redirect_uri=self.redirect_uri,
+            claims_challenge=claims_challenge,
+            prompt=prompt,
+            login_hint=login_hint,
+            max_age=max_age,
+        )
 
     def complete_sign_in(
         self, flow: dict[str, Any], auth_response: dict[str, str], cache: msal.SerializableTokenCache
