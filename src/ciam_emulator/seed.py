@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from dotenv import dotenv_values, set_key
 
 from ciam_emulator.client_assertions import certificate_credential
 from ciam_emulator.store import Store
@@ -117,9 +118,6 @@ def seed(
     )
 
 
-_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
-
-
 def env_values(result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> dict[str, str | None]:
     base = emulator_base_url.rstrip("/")
     return {
@@ -137,46 +135,17 @@ def env_values(result: SeedResult, emulator_base_url: str, ca_bundle_path: Path)
 
 
 def read_env_keys(path: Path) -> set[str]:
-    if not Path(path).is_file():
-        return set()
-    keys = set()
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        match = _ENV_LINE.match(line)
-        if match:
-            keys.add(match.group(1))
-    return keys
+    return set(dotenv_values(path)) if Path(path).is_file() else set()
 
 
 def write_env_file(path: Path, result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> None:
     """Set the emulator's keys in a .env file, keeping every other line as it was.
 
-    CLIENT_SECRET is only written when ``result`` carries a new secret.
+    CLIENT_SECRET is only written when ``result`` carries a new secret. python-dotenv rewrites
+    the file atomically; it is left readable by its owner only, as it holds a client secret.
     """
     path = Path(path)
-    values = {
-        key: value for key, value in env_values(result, emulator_base_url, ca_bundle_path).items() if value is not None
-    }
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    written: set[str] = set()
-    output: list[str] = []
-    for line in lines:
-        match = _ENV_LINE.match(line)
-        key = match.group(1) if match else None
-        if key in values:
-            if key not in written:
-                output.append(f"{key}={_quote(values[key])}")
-                written.add(key)
-            continue  # drop duplicates of keys we own
-        output.append(line)
-    output.extend(f"{key}={_quote(value)}" for key, value in values.items() if key not in written)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text("\n".join(output) + "\n", encoding="utf-8")
-    os.chmod(temp, 0o600)  # it holds a client secret
-    temp.replace(path)
-
-
-def _quote(value: str) -> str:
-    # Values are URLs, GUIDs, paths and secrets (with ~ . _ -); quote anything else defensively.
-    if re.fullmatch(r"[A-Za-z0-9_.~:/@+\-]*", value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    for key, value in env_values(result, emulator_base_url, ca_bundle_path).items():
+        if value is not None:
+            set_key(path, key, value, quote_mode="auto")
+    os.chmod(path, 0o600)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import requests
+from dotenv import dotenv_values
 
 from ciam_emulator.cli import main
 from ciam_emulator.seed import seed, write_env_file
@@ -38,7 +39,7 @@ def test_write_env_file_keeps_other_lines(tmp_path: Path) -> None:
     write_env_file(env, result, "https://127.0.0.1:8443", tmp_path / "ca.pem")
     text = env.read_text()
     assert "# my settings\nSECRET_KEY=keep-me\n" in text and "LOG_LEVEL=debug" in text
-    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+    values = dotenv_values(env)
     assert values["CLIENT_ID"] == result.client_id
     assert values["CLIENT_SECRET"] == result.client_secret
     assert values["AUTHORITY"] == f"https://127.0.0.1:8443/{result.tenant_id}/"
@@ -50,7 +51,7 @@ def test_write_env_file_keeps_other_lines(tmp_path: Path) -> None:
     assert values["POST_LOGOUT_REDIRECT_URI"] == "http://localhost:5000/"
     # Re-seeding without a new secret keeps the secret that is already in the file.
     write_env_file(env, seed(tmp_path / "instance"), "https://127.0.0.1:8443", tmp_path / "ca.pem")
-    assert f"CLIENT_SECRET={result.client_secret}" in env.read_text()
+    assert dotenv_values(env)["CLIENT_SECRET"] == result.client_secret
     assert env.read_text().count("CLIENT_ID=") == 1
 
 
