@@ -19,9 +19,11 @@ from typing import Any
 
 import redis
 import requests
+from werkzeug.serving import make_server
 
 from ciam_webapp import create_app
 from tests.support.person import Person
+from tests.support.servers import ServerThread, free_port
 
 from .bare_app import create_bare_app
 from .stack import (
@@ -29,11 +31,9 @@ from .stack import (
     AppUrl,
     Customer,
     Tenant,
-    ThreadedServer,
     app_settings,
     finish_on_tenant,
     forget_app_cookies,
-    free_port,
     session_id,
     sign_in,
 )
@@ -107,7 +107,7 @@ class InProcessApp:
         self.flask_app = create_app(self.settings)
         self.meter = CpuMeter(self.flask_app.wsgi_app, [self.settings.redirect_path, "/profile", "/claims"])
         self.flask_app.wsgi_app = self.meter  # type: ignore[method-assign]
-        self.server = ThreadedServer(self.flask_app, port, threaded=threaded)
+        self.server = ServerThread(make_server("127.0.0.1", port, self.flask_app, threaded=threaded))
         self.url = AppUrl(self.base_url)
 
     def stop(self) -> None:
@@ -156,7 +156,7 @@ def bare_page_cpu(port: int, iterations: int) -> Distribution:
     bare = create_bare_app()
     meter = CpuMeter(bare.wsgi_app, ["/page"])
     bare.wsgi_app = meter  # type: ignore[method-assign]
-    server = ThreadedServer(bare, port)
+    server = ServerThread(make_server("127.0.0.1", port, bare, threaded=True))
     try:
         http = requests.Session()
         http.trust_env = False

@@ -6,14 +6,11 @@ pid, in-process servers are shut down, temporary folders are removed by the call
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,24 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
 
 from ciam_emulator.seed import seed
 from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings
 from tests.support.journeys import TenantPages
 from tests.support.person import Page, Person
+from tests.support.servers import free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 HTTP_TIMEOUT = 15  # seconds, for every request the harness itself makes
 SESSION_COOKIE = "ciam_session"
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(url: str, *, verify: str | bool = True, deadline_seconds: float = 30.0) -> None:
@@ -79,20 +70,6 @@ class ChildProcess:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self._log.close()
-
-
-class ThreadedServer:
-    """An in-process WSGI server (threaded like the test fixture's, unless told otherwise), stopped cleanly."""
-
-    def __init__(self, app: Any, port: int, *, threaded: bool = True) -> None:
-        self.server = make_server("127.0.0.1", port, app, threaded=threaded)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @dataclass

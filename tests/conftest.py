@@ -11,8 +11,6 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from ciam_emulator.server import make_server as make_emulator_server
 from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings, create_app
 from tests.support.person import Page, Person
+from tests.support.servers import ServerThread, free_port
 
 # Everything secret the suite creates, checked against the captured logs at the end of the run.
 SUITE_SECRETS: set[str] = set()
@@ -52,26 +51,6 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for logger in loggers:
         logger.removeHandler(handler)
     handler.close()
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServerThread:
-    """A WSGI server on its own thread, stopped cleanly at the end."""
-
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @dataclass
@@ -262,4 +241,4 @@ def app_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-__all__ = ["Customer", "Page", "Person", "Tenant", "WebApp"]
+__all__ = ["Customer", "Page", "Person", "ServerThread", "Tenant", "WebApp", "free_port"]
