@@ -89,8 +89,11 @@ def test_submit_after_the_freshness_window_asks_for_mfa_again(signed_in, webapp,
     assert page.url.startswith(tenant.base_url), "a stale MFA is asked for again"
     assert tenant.user(customer.email)["displayName"] == customer.display_name
     fresh_settings.replace_settings(step_up_max_age=600)
+    mfa_codes_before = sum(m["purpose"] == "mfa" for m in tenant.outbox(customer.email))
+    assert page.has_field("password"), "the tenant asks for the password again (prompt=login)"
     page = _do_mfa(signed_in, tenant, customer, page)
     assert page.path == "/profile"
+    assert sum(m["purpose"] == "mfa" for m in tenant.outbox(customer.email)) == mfa_codes_before + 1, "and MFA"
     assert tenant.user(customer.email)["displayName"] == "After Window"
 
 
