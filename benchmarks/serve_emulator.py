@@ -17,25 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gunicorn.app.base import BaseApplication
-
 import ciam_emulator
 from ciam_emulator.server import make_server
 from ciam_emulator.tls import TlsFiles, ensure_tls
-
-
-class _EmulatorGunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Any, options: dict[str, Any]) -> None:
-        self._app = app
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self._app
+from ciam_webapp.gunicorn_app import GunicornServer
 
 
 def serve_with_gunicorn(app: Any, host: str, port: int, tls: TlsFiles) -> None:
@@ -52,7 +37,7 @@ def serve_with_gunicorn(app: Any, host: str, port: int, tls: TlsFiles) -> None:
         "errorlog": "-",
         "loglevel": "warning",
     }
-    _EmulatorGunicorn(app, options).run()
+    GunicornServer(lambda: app, options).run()
 
 
 def serve_with_werkzeug(app: Any, host: str, port: int, tls: TlsFiles) -> None:

@@ -9,6 +9,7 @@ of machines) or the embedded store's folder (workers of one machine only).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -18,9 +19,11 @@ from .config import Settings
 SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
 
 
-class _GunicornApp(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self._settings = settings
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn run from Python: `load` builds the WSGI app in each worker."""
+
+    def __init__(self, load: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._load = load
         self._options = options
         super().__init__()
 
@@ -29,9 +32,7 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from . import create_app
-
-        return create_app(self._settings)
+        return self._load()
 
 
 def gunicorn_options(*, bind: str, workers: int, timeout: int) -> dict[str, Any]:
@@ -65,4 +66,6 @@ def gunicorn_options(*, bind: str, workers: int, timeout: int) -> dict[str, Any]
 
 
 def serve_with_gunicorn(settings: Settings, *, bind: str, workers: int, timeout: int) -> None:
-    _GunicornApp(settings, gunicorn_options(bind=bind, workers=workers, timeout=timeout)).run()
+    from . import create_app
+
+    GunicornServer(lambda: create_app(settings), gunicorn_options(bind=bind, workers=workers, timeout=timeout)).run()
