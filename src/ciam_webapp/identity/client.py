@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +22,6 @@ import requests
 from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
 from .metadata import MetadataProvider
-
-log = logging.getLogger(__name__)
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
 INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
