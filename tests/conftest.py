@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +177,8 @@ def app_settings(tenant: Tenant, app_base_url: str, instance_dir: Path, **overri
         "CA_BUNDLE": tenant.ca_bundle,
         "INSTANCE_DIR": str(instance_dir),
         "HTTP_TIMEOUT": "5",
+        # The whole suite signs in from 127.0.0.1 hundreds of times; tests of the limit set their own.
+        "SIGN_IN_RATE_LIMIT": "100000 per minute",
     }
     values.update(overrides)
     SUITE_SECRETS.add(values["SECRET_KEY"])
@@ -197,6 +200,29 @@ def fresh_settings(webapp: WebApp) -> Iterator[WebApp]:
     """Lets a test change settings of the running app; they are put back afterwards."""
     services = webapp.app.extensions["ciam"]
     yield webapp
+    webapp.app.extensions["ciam"] = services
+
+
+class FakeClock:
+    """The app's session clock, moved by the test instead of by sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture()
+def fake_clock(webapp: WebApp) -> Iterator[FakeClock]:
+    """Replaces the running app's session clock for one test (Services.clock)."""
+    services = webapp.app.extensions["ciam"]
+    clock = FakeClock()
+    webapp.app.extensions["ciam"] = dataclasses.replace(services, clock=clock)
+    yield clock
     webapp.app.extensions["ciam"] = services
 
 

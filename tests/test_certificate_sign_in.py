@@ -73,7 +73,7 @@ def test_sign_in_profile_and_mfa_step_up_with_a_certificate(person, certificate_
     page = person.get(webapp.url("/profile/edit"))
     assert page.url.startswith(tenant.base_url)
     page = TenantPages(person, tenant, customer.email, customer.password).finish(page)
-    assert on_app(page, webapp) and page.path == "/profile/edit" and page.has_field("display_name"), page.text[:500]
+    assert on_app(page, webapp) and page.path == "/profile/edit" and page.has_field("displayName"), page.text[:500]
     assert tenant.stats()["token"] == {"authorization_code": 2, "refresh_token": 1}
 
 

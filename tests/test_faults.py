@@ -78,7 +78,7 @@ def test_revoked_refresh_token_sends_the_user_to_sign_in_and_back(signed_in, web
     page = signed_in.get(webapp.url("/profile/edit"))
     assert page.url.startswith(tenant.base_url), "the tenant is asked again"
     page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(page)
-    assert page.path == "/profile/edit" and page.has_field("display_name")
+    assert page.path == "/profile/edit" and page.has_field("displayName")
 
 
 def test_expired_access_token_is_refreshed_silently_for_the_profile(person, webapp, tenant, customer):

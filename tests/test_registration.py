@@ -214,13 +214,13 @@ def test_the_written_env_makes_a_working_app(first_run, registered_app, tenant, 
     assert on_app(page, registered_app) and page.status == 200
     profile = person.get(registered_app.url("/profile"))
     assert profile.status == 200
-    assert profile.soup.select_one('[data-field="mail"]').get_text() == customer.email
+    assert profile.soup.select_one('[data-field="email"]').get_text() == customer.email
     # The edit needs User.MFA of the new mfa-app, behind the new policy: the tenant asks for MFA.
     edit = person.get(registered_app.url("/profile/edit"))
     assert edit.url.startswith(tenant.base_url), "the registered MFA policy must send the customer to MFA"
     form_page = TenantPages(person, tenant, customer.email, customer.password).finish(edit)
     assert on_app(form_page, registered_app) and form_page.path == "/profile/edit"
-    saved = person.submit(form_page, {"display_name": "Registered Tool User"})
+    saved = person.submit(form_page, {"displayName": "Registered Tool User"})
     assert saved.path == "/profile" and tenant.user(customer.email)["displayName"] == "Registered Tool User"
 
 

@@ -88,21 +88,31 @@ def test_sign_out_needs_the_csrf_token(person, webapp, tenant, customer):
     assert person.get(webapp.url("/claims")).status == 200, "still signed in"
 
 
-def test_session_id_changes_at_sign_in_and_cookie_is_locked_down(person, webapp, tenant, customer):
-    person.get(webapp.url("/auth/sign-in"))  # creates a pre-sign-in session holding the flow
-    before = next(c for c in person.http.cookies if c.name == "ciam_session")
+def test_starting_a_sign_in_stores_nothing_and_sign_in_gets_a_new_locked_down_session(
+    person, webapp, tenant, customer
+):
+    person.get(webapp.url("/auth/sign-in"))
+    # The sign-in in progress travels in a sealed cookie of its own; no server-side session exists yet.
+    assert not [c for c in person.http.cookies if c.name == "ciam_session"]
+    flows = [c for c in person.http.cookies if c.name.startswith("ciam.auth.")]
+    assert len(flows) == 1 and flows[0].has_nonstandard_attr("HttpOnly")
+    abandoned = flows[0].name
+    # A session id planted before sign-in (session fixation) is not adopted.
+    planted = "planted-" + "x" * 40
+    person.http.cookies.set("ciam_session", planted, domain="localhost.local", path="/")
     page = TenantPages(person, tenant, customer.email, customer.password).finish(
         person.get(webapp.url("/auth/sign-in"))
     )
     assert on_app(page, webapp)
-    after = next(c for c in person.http.cookies if c.name == "ciam_session" and c.domain.startswith("localhost"))
-    assert after.value != before.value
-    assert after.has_nonstandard_attr("HttpOnly")
-    assert (after.get_nonstandard_attr("SameSite") or "").lower() == "lax"
-    # The old id is worthless now.
+    after = [c for c in person.http.cookies if c.name == "ciam_session" and c.value != planted]
+    assert len(after) == 1
+    assert after[0].has_nonstandard_attr("HttpOnly")
+    assert (after[0].get_nonstandard_attr("SameSite") or "").lower() == "lax"
+    # The used flow is forgotten; the abandoned first one waits for its expiry (10 minutes at most).
+    assert [c.name for c in person.http.cookies if c.name.startswith("ciam.auth.")] == [abandoned]
     stranger = type(person)(tenant.ca_bundle)
-    stranger.http.cookies.set("ciam_session", before.value, domain=before.domain, path="/")
-    assert stranger.get(webapp.url("/claims")).url.startswith(tenant.base_url)
+    stranger.http.cookies.set("ciam_session", planted, domain="localhost.local", path="/")
+    assert stranger.get(webapp.url("/claims")).url.startswith(tenant.base_url), "the planted id is worthless"
 
 
 def test_sign_in_makes_exactly_one_token_call(person, webapp, tenant, customer):

@@ -1,15 +1,16 @@
 """A Flask web app on Microsoft Entra External ID: sign-up, sign-in, claims, profile edit behind MFA.
 
 `create_app()` builds the app from one validated `Settings`; protocol code lives in `identity/`,
-`graph.py` and `token_cache.py` (no Flask), the web glue in `web/`.
+`graph.py`, `profile_edit.py` and `token_cache.py`, session state in `sessions/` (no Flask in any of
+them), the web glue in `web/`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+import time
+from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,19 +18,24 @@ from .config import ConfigError, Settings
 from .graph import GraphClient
 from .identity import EntraClient
 from .outbound import OutboundSession, graph_retry
+from .services import Services
+from .sessions import (
+    RedisSessionStore,
+    SessionPolicy,
+    SessionStore,
+    SessionStoreError,
+    SqliteSessionStore,
+    browser_state_sealer,
+    redis_client,
+)
 from .token_cache import TokenCacheCodec
 
-__all__ = ["ConfigError", "Settings", "create_app"]
+__all__ = ["ConfigError", "Services", "Settings", "create_app"]
 
-
-@dataclass(frozen=True)
-class Services:
-    """Process-wide objects, built once at start-up and shared by every request."""
-
-    settings: Settings
-    entra: EntraClient
-    graph: GraphClient
-    token_cache_codec: TokenCacheCodec
+# A submitted form is accepted for this long after the page showing it was rendered (Flask-WTF signs
+# a timestamp into the token). An hour, like the idle timeout: a form left open longer asks the user
+# to reload the page, never saves something typed that long ago without a fresh look.
+FORM_LIFETIME_SECONDS = 3600
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -37,20 +43,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings.instance_dir)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="ciam_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SECURE=settings.serves_https,
-        # Lax: sent on the tenant's top-level GET redirect back to us (response_mode=query), never on
-        # cross-site POSTs. The README's security notes explain the choice.
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_PERMANENT=True,
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_idle_timeout),
-        SESSION_REFRESH_EACH_REQUEST=True,
-        SESSION_KEY_PREFIX="ciam_session:",
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_TIME_LIMIT=FORM_LIFETIME_SECONDS,
+        WTF_CSRF_SSL_STRICT=True,  # over HTTPS a form must come with a same-origin Referer (Flask-WTF's default)
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    _configure_session_store(app, settings)
     if settings.trusted_proxies:
         # Behind App Service / a TLS-terminating proxy: trust its X-Forwarded-* so url_for builds
         # https URLs and request.is_secure is right. Only as many hops as configured are trusted.
@@ -77,36 +73,45 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
         graph=GraphClient(settings.graph_endpoint, graph_http),
         token_cache_codec=TokenCacheCodec(settings.token_cache_keys, secret_key=settings.secret_key),
+        session_store=session_store_for(settings),
+        browser_sealer=browser_state_sealer(settings.secret_key),
+        session_policy=SessionPolicy(
+            sign_in_scopes=settings.graph_scopes,
+            mfa_scope=settings.mfa_scope,
+            step_up_max_age=settings.step_up_max_age,
+            lifetime=settings.session_lifetime,
+        ),
+        clock=time.time,
     )
 
+    from .web import auth, browser_session, errors, health, main, profile, rate_limits, security
+
+    browser_session.install_browser_session(app, secure=settings.serves_https)
     CSRFProtect(app)
-
-    from .web import auth, errors, health, main, profile, security, user_session
-
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(health.bp)
     auth.register_redirect_route(app, settings.redirect_path)
+    rate_limits.install_rate_limits(app, settings)
     errors.register_error_handlers(app)
     security.install_security_headers(app, tenant_origin=settings.authority_origin, serves_https=settings.serves_https)
-
-    @app.before_request
-    def end_sessions_past_their_lifetime():  # type: ignore[no-untyped-def]
-        if user_session.session_expired(settings.session_lifetime):
-            user_session.sign_out()
-            return redirect(url_for("main.index"))
-        return None
-
+    main.install_page_context(app)
     return app
 
 
-def _configure_session_store(app: Flask, settings: Settings) -> None:
-    """Sessions in the embedded store (files in the instance folder) or Redis, with a 503 page and no
-    half-written session when the store fails (web/session_store.py). Replaces Flask-Session's
-    `Session(app)`, which would install an interface without that handling."""
-    from .web.session_store import install_session_store
-
-    install_session_store(
-        app, session_type=settings.session_type, redis_url=settings.redis_url, session_dir=settings.session_dir
-    )
+def session_store_for(settings: Settings) -> SessionStore:
+    """Redis for any number of instances; otherwise the embedded store, one SQLite file for the workers
+    of one machine."""
+    if settings.session_type == "redis":
+        if not settings.redis_url:
+            raise ConfigError("SESSION_TYPE=redis needs REDIS_URL")
+        return RedisSessionStore(redis_client(settings.redis_url), key_prefix=settings.session_key_prefix)
+    path = Path(settings.session_dir) / "sessions.sqlite3"
+    try:
+        return SqliteSessionStore(path)
+    except SessionStoreError as exc:
+        raise ConfigError(
+            f"SESSION_DIR: the embedded session store cannot be opened at {path} ({exc.reason}); point SESSION_DIR "
+            "at a writable folder, or use SESSION_TYPE=redis"
+        ) from None

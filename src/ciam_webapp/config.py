@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import limits
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -57,9 +58,13 @@ class Settings:
     ca_bundle: str | None = None
     http_timeout: float = 10.0
     step_up_max_age: int = 600
-    session_type: str = "filesystem"
+    session_type: str = "embedded"
     session_dir: str = ""
     redis_url: str | None = None
+    session_key_prefix: str = "ciam:s:"
+    # Per client address, Flask-Limiter's notation; on Redis when sessions are, else in each process.
+    sign_in_rate_limit: str = "20 per minute;200 per hour"
+    rate_limit_storage_url: str | None = None
     session_lifetime: int = 8 * 3600
     session_idle_timeout: int = 3600
     token_cache_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -141,9 +146,15 @@ class Settings:
             ca_bundle=reader.existing_file("CA_BUNDLE"),
             http_timeout=reader.number("HTTP_TIMEOUT", 10.0, minimum=0.1),
             step_up_max_age=int(reader.number("STEP_UP_MAX_AGE", 600, minimum=0)),
-            session_type=reader.choice("SESSION_TYPE", ("filesystem", "redis"), "filesystem"),
+            # "filesystem" is the embedded store's name before it became one SQLite file.
+            session_type=reader.choice("SESSION_TYPE", ("embedded", "filesystem", "redis"), "embedded").replace(
+                "filesystem", "embedded"
+            ),
             session_dir=reader.optional("SESSION_DIR") or str(Path(instance_dir) / "sessions"),
             redis_url=reader.optional("REDIS_URL"),
+            session_key_prefix=reader.optional("SESSION_KEY_PREFIX") or cls.session_key_prefix,
+            sign_in_rate_limit=reader.rate_limit("SIGN_IN_RATE_LIMIT", cls.sign_in_rate_limit),
+            rate_limit_storage_url=reader.optional("RATE_LIMIT_STORAGE_URL"),
             session_lifetime=int(reader.number("SESSION_LIFETIME", 8 * 3600, minimum=60)),
             session_idle_timeout=int(reader.number("SESSION_IDLE_TIMEOUT", 3600, minimum=60)),
             token_cache_keys=tuple(k for k in (reader.optional("TOKEN_CACHE_KEYS") or "").split(",") if k),
@@ -215,6 +226,14 @@ class _Reader:
         if number < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
         return number
+
+    def rate_limit(self, name: str, default: str) -> str:
+        value = self.optional(name) or default
+        try:
+            limits.parse_many(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be limits such as '20 per minute;200 per hour', got {value!r}") from None
+        return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = (self.optional(name) or default).lower()

@@ -1,4 +1,4 @@
-"""A small Microsoft Graph client for `/me`: read the profile, update displayName and mail.
+"""A small Microsoft Graph client for `/me`: read the profile, update what a customer may change.
 
 Retries for 429/503 live in the HTTP session (see `outbound.graph_retry`); this module turns the
 final answer into data or a typed error. A 401 carrying a claims challenge becomes
@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+# What the profile pages show. `GET /me` without `$select` returns only Graph's default set, which
+# lacks the address fields, so the client asks for exactly these.
 PROFILE_FIELDS = (
     "id",
     "displayName",
@@ -24,9 +26,11 @@ PROFILE_FIELDS = (
     "mail",
     "userPrincipalName",
     "jobTitle",
-    "mobilePhone",
-    "businessPhones",
-    "officeLocation",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
     "preferredLanguage",
 )
 
@@ -65,6 +69,12 @@ class GraphClaimsChallenge(GraphUnauthorized):
 class GraphBadRequest(GraphError):
     """400: Graph refused a value we sent."""
 
+    @property
+    def property_name(self) -> str | None:
+        """The property Graph's message names ("Invalid value specified for property 'city' ..."), if any."""
+        match = _PROPERTY_IN_MESSAGE.search(self.message)
+        return match.group(1) if match else None
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -80,7 +90,7 @@ class GraphClient:
         self._http = http
 
     def get_me(self, access_token: str) -> Profile:
-        response = self._send("GET", "/me", access_token)
+        response = self._send("GET", "/me", access_token, params={"$select": ",".join(PROFILE_FIELDS)})
         body = response.json()
         return Profile({name: body.get(name) for name in PROFILE_FIELDS})
 
@@ -126,6 +136,7 @@ def _error_from(response: requests.Response) -> GraphError:
     return GraphError(status, code, message, request_id)
 
 
+_PROPERTY_IN_MESSAGE = re.compile(r"property '([A-Za-z]+)'")
 _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 

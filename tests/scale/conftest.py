@@ -61,8 +61,15 @@ class RedisSpace:
         return self.prefix + sid
 
     def stored(self, sid: str) -> dict[str, Any] | None:
-        raw = self.client.get(self.session_key(sid))
-        return None if raw is None else msgspec.msgpack.decode(raw)
+        """A stored session's fields, decoded (sessions/redis_store.py: one hash field per session field)."""
+        raw = self.client.hgetall(self.session_key(sid))
+        if not raw:
+            return None
+        return {k[2:].decode(): msgspec.msgpack.decode(v) for k, v in raw.items() if k.startswith(b"v:")}
+
+    def stored_bytes(self, sid: str) -> int:
+        """What the session's hash holds, field names and values (Redis adds its own per-key overhead)."""
+        return sum(len(k) + len(v) for k, v in self.client.hgetall(self.session_key(sid)).items())
 
     def delete_all(self) -> None:
         keys = self.keys()
@@ -114,14 +121,14 @@ def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> 
         port = free_port()
         base_url = f"http://localhost:{port}"
         register_app_urls(tenant, base_url)
+        if key_prefix is not None:
+            overrides["SESSION_KEY_PREFIX"] = key_prefix
         settings = app_settings(
             tenant, base_url, tmp_path_factory.mktemp("instance"), SECRET_KEY=secret_key, **overrides
         )
         if changes:
             settings = dataclasses.replace(settings, **changes)
         app = create_app(settings)
-        if key_prefix is not None:
-            app.session_interface.key_prefix = key_prefix
         server = ServerThread(make_wsgi_server("127.0.0.1", port, app, threaded=True))
         instance = Instance(base_url=base_url, app=app, settings=settings, server=server)
         started.append(instance)
@@ -130,7 +137,7 @@ def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> 
     yield start
     for instance in started:
         instance.server.stop()
-        client = getattr(instance.app.session_interface, "client", None)
+        client = getattr(instance.app.extensions["ciam"].session_store, "client", None)
         if client is not None:
             client.close()
 

@@ -117,9 +117,9 @@ def test_gunicorn_with_two_workers_serves_a_whole_journey(served, private_redis,
         assert claims.status == 200 and customer.email in claims.text
         profile = person.get(served.url("/profile"))
         assert profile.status == 200
-        assert profile.soup.select_one('[data-field="mail"]').get_text() == customer.email
+        assert profile.soup.select_one('[data-field="email"]').get_text() == customer.email
 
-    key = f"ciam_session:{session_id(person)}"
+    key = f"ciam:s:{session_id(person)}"  # SESSION_KEY_PREFIX default
     admin = private_redis.client()
     assert admin.exists(key) == 1
     ready = requests.get(served.url("/readyz"), timeout=10)

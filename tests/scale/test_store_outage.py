@@ -1,4 +1,4 @@
-"""Issue 6: the session store fails. Our own redis-server is killed, paused, filled up and brought
+"""The session store fails. Our own redis-server is killed, paused, filled up and brought
 back: people get a clear 503 page in the site's style, /readyz says why, nothing is half-saved,
 and the app recovers by itself. Also the embedded store: it works, holds no token in clear, and a
 folder that cannot be written gives the same 503 page."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urljoin
@@ -14,6 +15,8 @@ from urllib.parse import urljoin
 import pytest
 import redis
 
+from ciam_webapp import ConfigError, create_app
+from tests.conftest import app_settings
 from tests.scale.conftest import session_id
 from tests.scale.test_redis_sessions import JWT
 from tests.support.journeys import sign_in
@@ -71,9 +74,15 @@ def test_redis_killed_mid_run_gives_503_pages_readyz_says_why_and_the_app_recove
     reason = body["checks"]["session_store"]["error"]
     assert "ConnectionError" in reason and str(private_redis.port) in reason, reason
     assert body["checks"]["tenant_discovery"]["ok"] is True
-    # Signing in while the store is down: told at once, not sent to the tenant with a flow we cannot keep.
+    # Starting a sign-in needs no store (the flow travels in a sealed cookie); finishing it does, and
+    # says so instead of pretending.
     stranger = person.__class__(tenant.ca_bundle)
-    _assert_store_unavailable_page(stranger.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15))
+    start = stranger.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15)
+    assert start.status_code == 302 and start.headers["Location"].startswith(tenant.base_url)
+    callback_url = _tenant_redirect_back(stranger, app, customer)
+    finish = stranger.http.get(callback_url, allow_redirects=False, timeout=15)
+    _assert_store_unavailable_page(finish)
+    assert "ciam_session" not in finish.headers.get("Set-Cookie", "")
 
     private_redis.start()  # same port, empty: this Redis keeps nothing on disk
 
@@ -103,14 +112,14 @@ def test_a_session_that_cannot_be_written_is_not_saved_at_all(
     instance_on_private_redis, private_redis, person, tenant, customer
 ):
     app = instance_on_private_redis
-    prefix = app.app.session_interface.key_prefix
+    prefix = app.settings.session_key_prefix
     admin = private_redis.client()
     home = sign_in(person, app, tenant, customer.email, customer.password)
     # A second sign-in, started now and stopped at the tenant's redirect back to us, so that later
-    # the callback's write of the new session is what fails.
+    # the callback's write (new tokens into the same customer's session) is what fails.
     callback_url = _tenant_redirect_back(person, app, customer)
     key = prefix + session_id(person)
-    before = admin.get(key)
+    before = admin.hgetall(key)
 
     # Out of memory, Redis refuses writes; reads and deletes still work.
     admin.config_set("maxmemory", 1)
@@ -119,26 +128,25 @@ def test_a_session_that_cannot_be_written_is_not_saved_at_all(
         # tenant: the save fails, so the page says so instead of redirecting.
         response = person.http.post(
             app.url("/profile/edit"),
-            data={**form_values(home.form_with("csrf_token")), "display_name": "Never Saved", "mail": customer.email},
+            data={**form_values(home.form_with("csrf_token")), "displayName": "Never Saved"},
             allow_redirects=False,
             timeout=15,
         )
         _assert_store_unavailable_page(response)
         assert "Location" not in response.headers and "Set-Cookie" not in response.headers
-        assert admin.get(key) == before, "the stored session is exactly what it was"
+        assert admin.hgetall(key) == before, "the stored session is exactly what it was"
 
-        # The callback replaces the session by a new one (new id): the old one is deleted, the new
-        # one cannot be written, so there is no session at all rather than part of one.
+        # The callback would add the new tokens to the session: the write fails, so nothing of it is
+        # kept, and the page says so instead of redirecting as if it had worked.
         response = person.http.get(callback_url, allow_redirects=False, timeout=15)
         _assert_store_unavailable_page(response)
         assert "Set-Cookie" not in response.headers
-        assert [k for k in admin.scan_iter(prefix + "*") if b"readyz" not in k] == []
+        assert admin.hgetall(key) == before
     finally:
         admin.config_set("maxmemory", 0)
         admin.close()
     assert tenant.user(customer.email)["displayName"] == customer.display_name
-    gone = person.http.get(app.url("/profile"), allow_redirects=False, timeout=15)
-    assert gone.status_code == 302 and "/auth/sign-in" in gone.headers["Location"]
+    assert person.get(app.url("/profile")).status == 200, "the session is whole and still works"
 
 
 def _tenant_redirect_back(person, app, customer) -> str:
@@ -168,25 +176,36 @@ def test_embedded_store_works_and_holds_no_token_in_clear(start_instance, person
     app = start_instance(secret_key="f" * 64)  # SESSION_TYPE unset: the embedded default
     sign_in(person, app, tenant, customer.email, customer.password)
     assert person.get(app.url("/profile")).status == 200
-    files = [p for p in Path(app.settings.session_dir).iterdir() if p.is_file()]
-    assert files
-    stored = b"".join(p.read_bytes() for p in files)
+    database = Path(app.settings.session_dir) / "sessions.sqlite3"
+    assert database.stat().st_mode & 0o077 == 0, "readable by the app's user only"
+    stored = b"".join(p.read_bytes() for p in database.parent.iterdir() if p.is_file())  # with the WAL
+    assert len(stored) > 1000
     assert not JWT.search(stored), "no token stored in clear"
     assert app.app.test_client().get("/readyz").get_json()["checks"]["session_store"] == {
         "ok": True,
-        "store": "filesystem",
+        "store": "embedded",
     }
 
 
-def test_embedded_store_that_cannot_write_gives_the_503_page(start_instance, tmp_path, tenant):
+def test_embedded_store_that_cannot_write_gives_the_503_page(start_instance, tmp_path, tenant, person, customer):
     app = start_instance(secret_key="w" * 64)
+    sign_in(person, app, tenant, customer.email, customer.password)
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")
-    app.app.session_interface.cache._path = str(not_a_folder / "sessions")  # every write now fails
-    client = app.app.test_client()
-    _assert_store_unavailable_page(client.get("/auth/sign-in"))
-    readiness = client.get("/readyz").get_json()["checks"]["session_store"]
-    assert readiness["ok"] is False and "not writable" in readiness["error"]
+    store = app.app.extensions["ciam"].session_store
+    store.path = not_a_folder / "sessions.sqlite3"  # the disk went away: every new connection fails
+    store._local = threading.local()
+    _assert_store_unavailable_page(person.http.get(app.url("/claims"), timeout=15))
+    readiness = app.app.test_client().get("/readyz").get_json()["checks"]["session_store"]
+    assert readiness["ok"] is False and "unable to open database file" in readiness["error"]
+
+
+def test_embedded_store_folder_that_cannot_be_used_stops_the_app_naming_the_variable(tenant, tmp_path):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    settings = app_settings(tenant, "http://localhost:1", tmp_path / "instance", SESSION_DIR=str(not_a_folder))
+    with pytest.raises(ConfigError, match="SESSION_DIR"):
+        create_app(settings)
 
 
 def test_a_redis_error_inside_a_view_is_the_503_page_too(start_instance, private_redis, person):

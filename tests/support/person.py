@@ -113,6 +113,12 @@ def form_values(form: Tag) -> dict[str, str]:
     for element in form.find_all("textarea"):
         if element.get("name"):
             values[element["name"]] = element.get_text()
+    for element in form.find_all("select"):
+        # As a browser does: the selected option, else the first one.
+        options = element.find_all("option")
+        chosen = next((o for o in options if o.has_attr("selected")), options[0] if options else None)
+        if element.get("name") and chosen is not None:
+            values[element["name"]] = chosen.get("value", chosen.get_text())
     return values
 
 

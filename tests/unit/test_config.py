@@ -18,8 +18,19 @@ def test_defaults_follow_the_sample():
     assert settings.authority == "https://contoso.ciamlogin.com/"
     assert settings.graph_endpoint == "https://graph.microsoft.com/v1.0"
     assert settings.redirect_path == "/auth/redirect"
-    assert settings.session_type == "filesystem"
+    assert settings.session_type == "embedded"
     assert settings.step_up_max_age == 600
+    assert settings.sign_in_rate_limit == "20 per minute;200 per hour"
+
+
+def test_the_embedded_store_keeps_its_old_name():
+    assert Settings.from_mapping({**VALID, "SESSION_TYPE": "filesystem"}).session_type == "embedded"
+
+
+@pytest.mark.parametrize("value", ["lots", "20 per fortnight", "-1/minute"])
+def test_a_rate_limit_that_is_not_one_is_refused_naming_the_variable(value):
+    with pytest.raises(ConfigError, match="SIGN_IN_RATE_LIMIT"):
+        Settings.from_mapping({**VALID, "SIGN_IN_RATE_LIMIT": value})
 
 
 def test_secret_is_not_in_repr():

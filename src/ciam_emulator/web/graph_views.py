@@ -64,6 +64,7 @@ def graph_error_response(error: GraphError) -> Response:
 def _injected(fault: InjectedResponse) -> GraphError:
     assert fault.status is not None
     code, message = _FAULT_CODES.get(fault.status, ("UnknownError", "Injected test failure."))
+    message = fault.error_description or message  # a test may script Graph's exact message
     headers: dict[str, str] = {}
     if fault.retry_after is not None:
         headers["Retry-After"] = str(fault.retry_after)

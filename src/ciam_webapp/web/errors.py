@@ -9,11 +9,25 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..identity import IdentityError, SignInError, TenantUnavailable
+from ..sessions import SessionEnded
 
 log = logging.getLogger(__name__)
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SessionEnded)
+    def session_ended(exc: SessionEnded) -> tuple[str, int]:
+        return (
+            render_template(
+                "error.html",
+                title="Please sign in again",
+                message="Your session ended while you were confirming it's you, so nothing was changed. "
+                "Sign in again to continue.",
+                retry_url="auth.sign_in",
+            ),
+            400,
+        )
+
     @app.errorhandler(SignInError)
     def sign_in_failed(exc: SignInError) -> tuple[str, int]:
         return (

@@ -1,28 +1,106 @@
-"""Flask-WTF forms (CSRF included)."""
+"""Flask-WTF forms (CSRF included). Which properties exist and their limits come from profile_edit.py."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import request
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..profile_edit import EDITABLE_PROPERTIES, LANGUAGES
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _text_field(name: str) -> StringField:
+    prop = next(p for p in EDITABLE_PROPERTIES if p.name == name)
+    required = [DataRequired(message=f"Enter a {prop.label.lower()}.")] if prop.required else [Optional()]
+    return StringField(
+        prop.label,
+        validators=[
+            *required,
+            Length(max=prop.max_length, message=f"{prop.label} can be at most {prop.max_length} characters."),
+        ],
+        filters=[_strip],
+        render_kw={"autocomplete": prop.autocomplete, "maxlength": prop.max_length},
+    )
 
 
 class ProfileForm(FlaskForm):
-    display_name = StringField(
-        "Display name",
-        validators=[DataRequired(message="Enter a display name."), Length(min=1, max=256)],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
-    )
-    mail = EmailField(
-        "Email address",
-        validators=[
-            DataRequired(message="Enter an email address."),
-            Email(message="Enter a valid email address, like name@example.com."),
-            Length(max=254),
-        ],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
-    )
+    """Field names are Graph's property names, so a Graph error naming a property lands on its field."""
 
-    def changes(self) -> dict[str, str]:
-        """The Graph PATCH body."""
-        return {"displayName": self.display_name.data, "mail": self.mail.data}
+    displayName = _text_field("displayName")  # noqa: N815 - Graph's name
+    givenName = _text_field("givenName")  # noqa: N815
+    surname = _text_field("surname")
+    jobTitle = _text_field("jobTitle")  # noqa: N815
+    streetAddress = _text_field("streetAddress")  # noqa: N815
+    city = _text_field("city")
+    state = _text_field("state")
+    postalCode = _text_field("postalCode")  # noqa: N815
+    country = _text_field("country")
+    preferredLanguage = SelectField(  # noqa: N815
+        "Preferred language",
+        choices=[SelectChoice("", "Not set"), *(SelectChoice(code, name) for code, name in LANGUAGES)],
+        default="",
+        validate_choice=True,
+        render_kw={"autocomplete": "language"},
+    )
+    # The values the form was rendered with, so that only what the customer changed in *this* form is
+    # sent: a save in another tab meanwhile is not overwritten by this form's stale copy of it.
+    original = HiddenField()
+
+    def __init__(self, *args: Any, current_language: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A language the profile already has but the list lacks (set by another app or an admin) stays
+        # selectable, so saving other fields never silently changes it. Only the stored value is added,
+        # never a submitted one.
+        choices: list[SelectChoice] = list(self.preferredLanguage.choices)  # type: ignore[arg-type]
+        if current_language and current_language not in {choice.value for choice in choices}:
+            self.preferredLanguage.choices = [*choices, SelectChoice(current_language, current_language)]
+
+    @classmethod
+    def for_profile(cls, profile: Mapping[str, Any]) -> ProfileForm:
+        """The form filled with the current profile (for GET)."""
+        shown = {prop.name: profile.get(prop.name) for prop in EDITABLE_PROPERTIES}
+        return cls(
+            data={**shown, "original": json.dumps(shown, separators=(",", ":"))},
+            current_language=profile.get("preferredLanguage"),
+        )
+
+    @classmethod
+    def submitted(cls) -> ProfileForm:
+        """The form from the request (for POST), its language choices including the original value."""
+        original = cls.original_values_of(request.form.get("original"))
+        return cls(current_language=(original or {}).get("preferredLanguage"))
+
+    @staticmethod
+    def original_values_of(raw: str | None) -> dict[str, Any] | None:
+        try:
+            values = json.loads(raw or "")
+        except ValueError:
+            return None
+        if not isinstance(values, dict):
+            return None
+        return {prop.name: values.get(prop.name) for prop in EDITABLE_PROPERTIES}
+
+    def original_values(self) -> dict[str, Any] | None:
+        """What the form showed when rendered; None if the form did not carry it (or it is unreadable)."""
+        return self.original_values_of(self.original.data)
+
+    def values(self) -> dict[str, str]:
+        """The submitted values, only for fields the request carried: a field left out changes nothing."""
+        return {
+            prop.name: getattr(self, prop.name).data or ""
+            for prop in EDITABLE_PROPERTIES
+            if getattr(self, prop.name).raw_data
+        }
+
+    def fields_in_order(self) -> list[Any]:
+        return [getattr(self, prop.name) for prop in EDITABLE_PROPERTIES]

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
-from . import user_session
-from .session_store import probe_session_store
+from .browser_session import probe_session_store, services
 
 bp = Blueprint("health", __name__)
 
@@ -29,17 +28,17 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int, dict[str, str]]:
-    checks = {"session_store": probe_session_store(current_app), "tenant_discovery": _check_tenant_discovery()}
+    checks = {"session_store": probe_session_store(), "tenant_discovery": _check_tenant_discovery()}
     ready = all(check["ok"] for check in checks.values())
     body = jsonify(status="ready" if ready else "not ready", checks=checks)
     return body, 200 if ready else 503, {"Cache-Control": "no-store"}
 
 
 def _check_tenant_discovery() -> dict[str, Any]:
-    services = user_session.services()
-    url = services.entra.metadata.url
+    entra = services().entra
+    url = entra.metadata.url
     try:
-        response = services.entra.http.get(url, timeout=PROBE_TIMEOUT)
+        response = entra.http.get(url, timeout=PROBE_TIMEOUT)
     except requests.RequestException as exc:
         return {"ok": False, "error": f"{type(exc).__name__} reaching {url}"}
     if response.status_code != 200:

@@ -1,12 +1,14 @@
-"""The profile (Graph GET /me) and the MFA-gated edit (Graph PATCH /me)."""
+"""The profile (Graph GET /me) and the MFA-gated edit (Graph PATCH /me): HTTP in, calls, HTTP out.
+
+What may change and how a form becomes a PATCH body is profile_edit.py; the MFA rule and the edit
+that waits for it are SignInSession's.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..graph import (
@@ -19,9 +21,9 @@ from ..graph import (
     Profile,
 )
 from ..identity import InteractionRequired
-from ..step_up import PendingEdit, mfa_is_fresh
-from . import user_session
-from .auth import begin_authorization, login_required
+from ..profile_edit import LABELS, Changes, changes_between, language_name, refused_fields_message
+from .auth import login_required
+from .browser_session import services, sign_in_session
 from .forms import ProfileForm
 
 log = logging.getLogger(__name__)
@@ -31,38 +33,33 @@ bp = Blueprint("profile", __name__, url_prefix="/profile")
 RenderResult = str | tuple[str, int] | Response
 
 
-def _settings() -> Any:
-    return user_session.services().settings
+def _graph_token() -> str:
+    return sign_in_session().access_token(list(services().settings.graph_scopes))
 
 
-def _graph_token(claims_challenge: str | None = None) -> str:
-    services = user_session.services()
-    with user_session.token_cache() as cache:
-        token = services.entra.acquire_token(
-            cache,
-            user_session.home_account_id() or "",
-            list(services.settings.graph_scopes),
-            claims_challenge=claims_challenge,
+def _reauthorize(after: str, claims_challenge: str | None) -> Response:
+    return redirect(
+        sign_in_session().reauthorize(
+            scopes=list(services().settings.graph_scopes), claims_challenge=claims_challenge, after=after
         )
-    return token.token
-
-
-def _reauthorize_for_graph(after: str, claims_challenge: str | None = None) -> Response:
-    return begin_authorization(
-        scopes=list(_settings().graph_scopes), after_sign_in=after, claims_challenge=claims_challenge
     )
 
 
 def _load_profile(come_back_to: str) -> Profile | RenderResult:
     """Graph's /me, or the response that deals with not getting it (re-authentication or an error page)."""
     try:
-        return user_session.services().graph.get_me(_graph_token())
+        return services().graph.get_me(_graph_token())
     except InteractionRequired as exc:
-        return _reauthorize_for_graph(come_back_to, exc.claims_challenge)
+        return _reauthorize(come_back_to, exc.claims_challenge)
     except GraphClaimsChallenge as exc:
-        return _reauthorize_for_graph(come_back_to, exc.claims)
+        return _reauthorize(come_back_to, exc.claims)
     except GraphError as exc:
         return _graph_failure_page(exc)
+
+
+def _sign_in_email() -> str | None:
+    user = sign_in_session().user()
+    return user.sign_in_name if user else None
 
 
 @bp.get("")
@@ -71,105 +68,116 @@ def view() -> RenderResult:
     profile = _load_profile(url_for("profile.view"))
     if not isinstance(profile, Profile):
         return profile
-    return render_template("profile.html", profile=profile)
-
-
-def _step_up_needed() -> tuple[bool, str | None, str | None]:
-    """(needed, claims challenge, prompt) for the MFA-guarded scope."""
-    settings = _settings()
-    services = user_session.services()
-    try:
-        with user_session.token_cache() as cache:
-            services.entra.acquire_token(cache, user_session.home_account_id() or "", [settings.mfa_scope])
-    except InteractionRequired as exc:
-        log.info("step-up required by the tenant", extra={"error_codes": list(exc.error_codes)})
-        return True, exc.claims_challenge, None
-    if not mfa_is_fresh(session.get("mfa_at"), settings.step_up_max_age):
-        # The tenant would hand out the token silently; our own rule wants a recent MFA, so ask the
-        # tenant to authenticate again (it then asks for MFA because of the policy on the scope).
-        return True, None, "login"
-    return False, None, None
-
-
-def _begin_step_up(claims_challenge: str | None, prompt: str | None, after: str) -> Response:
-    return begin_authorization(
-        scopes=[_settings().mfa_scope], after_sign_in=after, claims_challenge=claims_challenge, prompt=prompt
+    return render_template(
+        "profile.html", profile=profile, email=_sign_in_email() or profile["mail"], language_name=language_name
     )
+
+
+def _edit_page(
+    form: ProfileForm, status: int = 200, *, message: str | None = None, notice: str | None = None
+) -> RenderResult:
+    page = render_template("edit_profile.html", form=form, email=_sign_in_email(), graph_error=message, notice=notice)
+    return page, status
 
 
 @bp.get("/edit")
 @login_required
 def edit() -> RenderResult:
-    needed, claims_challenge, prompt = _step_up_needed()
-    if needed:
-        return _begin_step_up(claims_challenge, prompt, url_for("profile.edit"))
+    session = sign_in_session()
+    need = session.step_up_needed()
+    if need is not None:
+        return redirect(session.start_step_up(need, after=url_for("profile.edit")))
     profile = _load_profile(url_for("profile.edit"))
     if not isinstance(profile, Profile):
         return profile
-    form = ProfileForm(data={"display_name": profile["displayName"], "mail": profile["mail"]})
-    return render_template("edit_profile.html", form=form)
+    return _edit_page(ProfileForm.for_profile(profile.values))
 
 
 @bp.post("/edit")
 @login_required
 def submit_edit() -> RenderResult:
-    form = ProfileForm()
+    form = ProfileForm.submitted()
     if not form.validate_on_submit():
-        return render_template("edit_profile.html", form=form), 400
-    needed, claims_challenge, prompt = _step_up_needed()
-    if needed:
-        # Keep what the user typed server-side; it is applied when they return from MFA.
-        session["pending_edit"] = PendingEdit(form.changes(), time.time()).to_session()
-        return _begin_step_up(claims_challenge, prompt, url_for("profile.resume_edit"))
-    return _apply(form.changes(), form)
+        return _edit_page(form, 400, message="Some values need your attention: see the fields marked below.")
+    original = form.original_values()
+    if original is None:
+        # A form without the values it was rendered with: compare with the profile as it is now.
+        profile = _load_profile(url_for("profile.edit"))
+        if not isinstance(profile, Profile):
+            return profile
+        original = profile.values
+    changes = changes_between(original, form.values())
+    if not changes:
+        return _edit_page(form, notice="You did not change anything, so there was nothing to save.")
+    session = sign_in_session()
+    need = session.step_up_needed()
+    if need is not None:
+        # What the user typed waits server-side for this step-up, and is applied when it completes.
+        return redirect(session.start_step_up(need, after=None, edit=changes))
+    return _apply(changes, form)
 
 
 @bp.get("/edit/resume")
 @login_required
 def resume_edit() -> RenderResult:
-    """Where the MFA round trip comes back to: apply the edit the user already submitted, once."""
-    pending = PendingEdit.from_session(session.get("pending_edit"))
-    if pending is None:
-        session.pop("pending_edit", None)
+    """Where a completed step-up comes back to: apply the edit that waited for it, once."""
+    session = sign_in_session()
+    changes = session.take_ready_edit(request.args.get("edit"))
+    if changes is None:
         return redirect(url_for("profile.edit"))
-    needed, claims_challenge, prompt = _step_up_needed()
-    if needed:
-        return _begin_step_up(claims_challenge, prompt, url_for("profile.resume_edit"))
-    session.pop("pending_edit", None)
-    form = ProfileForm(data={"display_name": pending.changes.get("displayName"), "mail": pending.changes.get("mail")})
-    return _apply(pending.changes, form)
+    need = session.step_up_needed()
+    if need is not None:
+        return redirect(session.start_step_up(need, after=None, edit=changes))
+    return _apply(changes, None)
 
 
-def _apply(changes: dict[str, str], form: ProfileForm) -> RenderResult:
-    services = user_session.services()
+def _apply(changes: Changes, form: ProfileForm | None) -> RenderResult:
+    session = sign_in_session()
     try:
-        services.graph.update_me(_graph_token(), changes)
+        services().graph.update_me(_graph_token(), changes)
     except (InteractionRequired, GraphClaimsChallenge) as exc:
         claims = exc.claims if isinstance(exc, GraphClaimsChallenge) else exc.claims_challenge
-        session["pending_edit"] = PendingEdit(changes, time.time()).to_session()
-        return _reauthorize_for_graph(url_for("profile.resume_edit"), claims)
+        return redirect(session.reauthorize_with_edit(claims_challenge=claims, edit=changes, after=None))
     except GraphBadRequest as exc:
-        log.info("Graph refused the profile values: %s", exc.code)
-        return render_template("edit_profile.html", form=form, graph_error=exc.message), 400
+        log.info("Graph refused a profile value: %s", exc.code, extra={"property": exc.property_name})
+        form = form or _form_with_typed_values(changes)
+        field = getattr(form, exc.property_name, None) if exc.property_name in LABELS else None
+        if field is not None:
+            field.errors = [*field.errors, f"Not accepted: {exc.message}"]
+            return _edit_page(form, 400, message=f"{LABELS[exc.property_name]} was not accepted, so nothing was saved.")
+        return _edit_page(form, 400, message=f"Your changes were not accepted, so nothing was saved: {exc.message}")
+    except GraphForbidden as exc:
+        log.warning("Graph refused the profile update", extra={"status": exc.status, "request_id": exc.request_id})
+        return _edit_page(form or _form_with_typed_values(changes), 403, message=refused_fields_message(changes))
     except GraphUnavailable as exc:
         log.warning(
-            "Graph unavailable during profile update",
-            extra={"status": exc.status, "request_id": exc.request_id},
+            "Graph unavailable during profile update", extra={"status": exc.status, "request_id": exc.request_id}
         )
-        return (
-            render_template(
-                "edit_profile.html",
-                form=form,
-                graph_error="Microsoft Graph is busy right now, so your changes were not saved. "
-                "Your values are still here: try again in a moment.",
-            ),
+        return _edit_page(
+            form or _form_with_typed_values(changes),
             503,
+            message="Microsoft Graph is busy right now, so your changes were not saved. "
+            "Your values are still here: try again in a moment.",
         )
     except GraphError as exc:
         return _graph_failure_page(exc)
-    log.info("profile updated", extra={"oid": (user_session.current_user() or {}).get("oid")})
-    flash("Your profile was saved.", "success")
+    user = session.user()
+    log.info("profile updated", extra={"oid": user.oid if user else None, "properties": sorted(changes)})
+    session.profile_saved(changes.get("displayName"))
+    session.notify("success", "Your profile was saved.")
     return redirect(url_for("profile.view"), code=303)
+
+
+def _form_with_typed_values(changes: Changes) -> ProfileForm:
+    """After an MFA round trip there is no submitted form: show the current profile with the changes on top."""
+    try:
+        current = services().graph.get_me(_graph_token()).values
+    except (GraphError, InteractionRequired):
+        current = {}
+    form = ProfileForm.for_profile(current)
+    for name, value in changes.items():
+        getattr(form, name).data = value or ""
+    return form
 
 
 def _graph_failure_page(exc: GraphError) -> tuple[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, request
 
 
 def install_security_headers(app: Flask, *, tenant_origin: str, serves_https: bool) -> None:
@@ -34,8 +34,9 @@ def install_security_headers(app: Flask, *, tenant_origin: str, serves_https: bo
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if serves_https or request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if session.get("user") or request.endpoint in ("auth.redirect",):
-            # Pages with personal data must not be kept by the browser or any shared cache.
+        if request.endpoint != "static":
+            # Every page may show personal data or depend on who is signed in: no browser or shared
+            # cache keeps it. (Deciding per page would mean reading the session on every request.)
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
         return response
