@@ -48,7 +48,8 @@ class Account:
 
 
 class AccountSelectionError(Exception):
-    """The picked account is not one signed in in this browser (Entra's AADSTS16001)."""
+    """The picked account is not one signed in in this browser (error-codes reference: AADSTS16001,
+    UserAccountSelectionInvalid, "the user selects on a tile that the session select logic has rejected")."""
 
     code = 16001
     message = (
