@@ -186,8 +186,9 @@ def logout(tenant: str) -> Response:
     hinted = sign_out.hinted_session(emu, found, request.values.get("logout_hint", ""))
     if hinted is not None:
         emu.store.delete_sso_session(hinted.id)
-        same_browser = cookie_session is None or cookie_session.id == hinted.id
-        return finish_sign_out(found, sign_out_request, clear_cookie=same_browser)
+        # This browser's cookie stays only when it belongs to another account's session.
+        clear_cookie = cookie_session is None or cookie_session.id == hinted.id
+        return finish_sign_out(found, sign_out_request, clear_cookie=clear_cookie)
     accounts = sign_out.accounts_in_browser(emu, cookie_session)
     if not accounts:
         # UNSURE: with nobody signed in there is nothing to pick; the sign-out completes at once.
