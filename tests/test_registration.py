@@ -327,3 +327,76 @@ def test_an_app_using_a_certificate_gets_no_client_secret(first_run, capsys):
         assert len(again["passwordCredentials"]) == len(web["passwordCredentials"])
     finally:
         first_run.env_file.write_text(original, encoding="utf-8")
+
+
+# --- the web app's display name: what customers see, found again and renamed, never duplicated -----
+
+
+def _create_application(tenant: Tenant, name: str) -> dict[str, Any]:
+    response = tenant.control().post(
+        f"{tenant.base_url}/v1.0/applications",
+        json={"displayName": name, "signInAudience": "AzureADMyOrg"},
+        headers={"Authorization": f"Bearer {admin_token(tenant)}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _fresh_run(
+    tenant: Tenant, folder: Path, monkeypatch: pytest.MonkeyPatch, web_app_name: str, env_lines: list[str]
+) -> Registration:
+    suffix = secrets.token_hex(3)
+    env_file = folder / ".env"
+    env_file.write_text("\n".join(env_lines) + "\n", encoding="utf-8")
+    variable = f"CIAM_REGISTER_TEST_TOKEN_{suffix}"
+    monkeypatch.setenv(variable, admin_token(tenant))
+    return Registration(
+        tenant=tenant,
+        env_file=env_file,
+        app_base_url=f"http://localhost:{free_port()}",
+        web_app_name=web_app_name,
+        mfa_app_name=f"renaming-mfa-{suffix}",
+        token_variable=variable,
+        first_stdout="",
+    )
+
+
+def test_the_app_named_by_client_id_in_env_is_renamed_not_duplicated(tenant, tmp_path, monkeypatch, capsys):
+    suffix = secrets.token_hex(3)
+    old = _create_application(tenant, f"old-name-{suffix}")
+    run = _fresh_run(tenant, tmp_path, monkeypatch, f"Friendly {suffix}", [f"CLIENT_ID={old['appId']}"])
+    assert main(run.argv()) == 0
+    assert f"renamed application 'old-name-{suffix}' to 'Friendly {suffix}'" in capsys.readouterr().out
+    SUITE_SECRETS.add(run.env()["CLIENT_SECRET"])
+    apps = graph_list(tenant, "applications")
+    assert [app["appId"] for app in _named(apps, f"Friendly {suffix}")] == [old["appId"]]
+    assert not _named(apps, f"old-name-{suffix}")
+    assert run.env()["CLIENT_ID"] == old["appId"]
+    assert main(run.argv()) == 0
+    assert "Nothing to change" in capsys.readouterr().out
+
+
+def test_a_registration_named_ciam_webapp_is_found_and_renamed(tenant, tmp_path, monkeypatch, capsys):
+    """A tenant registered by an earlier release, with no .env left to name it."""
+    legacy = _create_application(tenant, "ciam-webapp")
+    run = _fresh_run(tenant, tmp_path, monkeypatch, f"Contoso {secrets.token_hex(3)}", [])
+    assert main(run.argv()) == 0
+    assert f"renamed application 'ciam-webapp' to '{run.web_app_name}'" in capsys.readouterr().out
+    SUITE_SECRETS.add(run.env()["CLIENT_SECRET"])
+    apps = graph_list(tenant, "applications")
+    assert not _named(apps, "ciam-webapp")
+    (renamed,) = _named(apps, run.web_app_name)
+    assert renamed["appId"] == legacy["appId"] == run.env()["CLIENT_ID"]
+    assert [claim["name"] for claim in renamed["optionalClaims"]["idToken"]] == ["login_hint"]
+
+
+def test_renaming_onto_a_name_another_app_has_stops_with_a_message(tenant, tmp_path, monkeypatch, capsys):
+    suffix = secrets.token_hex(3)
+    mine = _create_application(tenant, f"mine-{suffix}")
+    _create_application(tenant, f"Taken {suffix}")
+    run = _fresh_run(tenant, tmp_path, monkeypatch, f"Taken {suffix}", [f"CLIENT_ID={mine['appId']}"])
+    assert main(run.argv()) == 1
+    assert f"Cannot rename 'mine-{suffix}'" in capsys.readouterr().err
+    apps = graph_list(tenant, "applications")
+    assert len(_named(apps, f"Taken {suffix}")) == 1 and len(_named(apps, f"mine-{suffix}")) == 1

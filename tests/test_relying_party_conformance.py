@@ -7,6 +7,7 @@ sign-in with a clear page (tenant text escaped), create no session, and log the 
 import io
 import json
 import logging
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,6 +19,7 @@ ID_TOKEN_CASES = [
     "bad_signature",
     "unknown_kid",
     "wrong_iss",
+    "iss_on_authority_host",  # an issuer derived from the authority: the right path on the wrong host
     "wrong_aud",
     "multi_aud_no_azp",
     "expired",
@@ -63,6 +65,18 @@ def test_id_token_misbehaviour_is_refused(case, person, webapp, tenant, customer
     page = _attempt_sign_in(person, webapp, tenant, customer, case)
     _assert_refused(page, webapp, person, tenant)
     _refusal_logged(app_logs, "ID token")
+
+
+def test_the_issuer_comes_from_discovery_not_from_the_authority(person, webapp, tenant, customer):
+    """As in Entra (security-tokens doc), the issuer's host is not the authority's host."""
+    page = sign_in(person, webapp, tenant, customer.email, customer.password)
+    assert on_app(page, webapp) and page.status == 200
+    issuer = f"https://{tenant.tenant_id}.ciamlogin.localhost/{tenant.tenant_id}/v2.0"
+    claims = person.get(webapp.url("/claims"))
+    assert claims.soup.select_one('td[data-claim="iss"]').get_text() == issuer
+    metadata = webapp.app.extensions["ciam"].entra.metadata.get()
+    assert metadata.issuer == issuer and metadata.tenant_id == tenant.tenant_id
+    assert urlsplit(metadata.issuer).netloc != urlsplit(webapp.settings.authority).netloc
 
 
 def test_unknown_kid_makes_the_app_refetch_jwks_exactly_once(person, webapp, tenant, customer):

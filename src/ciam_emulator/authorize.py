@@ -308,6 +308,7 @@ def issue_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSessio
         user_id=user.id,
         auth_time=session.auth_time,
         now=now,
+        max_age=params.get("max_age"),
     )
     emulator.store.delete_auth_request(auth_request.id)
     result: dict[str, str] = {"code": code}

@@ -95,6 +95,13 @@ class Directory:
             "UPDATE graph_applications SET properties = ? WHERE app_id = ?", (json.dumps(properties), app_id)
         )
 
+    def optional_claim_names(self, app_id: str, token_type: str = "idToken") -> frozenset[str]:  # noqa: S107 - a token type, not a secret
+        """The names in the registration's ``optionalClaims.{token_type}`` (Graph's optionalClaims):
+        the one place the token code and Graph's admin endpoints read and write them."""
+        _, properties = self.application_properties(app_id)
+        claims = (properties.get("optionalClaims") or {}).get(token_type) or []
+        return frozenset(str(claim["name"]) for claim in claims if isinstance(claim, dict) and claim.get("name"))
+
     def app_id_for_object_id(self, object_id: str) -> str | None:
         row = (
             self.store.connection()

@@ -302,9 +302,7 @@ class _ApplicationState:
     token_version: int
 
 
-def _validated_changes(
-    app: AppRegistration, properties: dict[str, Any], body: dict[str, Any], *, creating: bool
-) -> _ApplicationState:
+def _validated_changes(app: AppRegistration, properties: dict[str, Any], body: dict[str, Any]) -> _ApplicationState:
     """Check ``body`` (a Graph application) against ``app``; nested objects merge key by key."""
     for name in body:
         if name in _READ_ONLY_APPLICATION_PROPERTIES:
@@ -313,8 +311,8 @@ def _validated_changes(
             raise bad_request(f"Property '{name}' of 'microsoft.graph.application' is not supported by the emulator.")
     if body.get("signInAudience", "AzureADMyOrg") != "AzureADMyOrg":
         raise bad_request("External tenants support only signInAudience 'AzureADMyOrg'.")
-    if "displayName" in body and body["displayName"] != app.display_name and not creating:
-        raise bad_request("Renaming an application is not supported by the emulator.")
+    if "displayName" in body and (not isinstance(body["displayName"], str) or not body["displayName"].strip()):
+        raise bad_request("Property 'displayName' must be a non-empty string.")
     state = _ApplicationState(
         properties=dict(properties),
         redirect_uris=list(app.redirect_uris),
@@ -397,7 +395,7 @@ def create_application(emulator: Emulator, tenant: Tenant, body: dict[str, Any])
         exposed_scopes=[],
         access_token_version=1,
     )
-    state = _validated_changes(draft, {}, body, creating=True)
+    state = _validated_changes(draft, {}, body)
     app = emulator.store.create_app(tenant.id, name, access_token_version=1)
     _save(emulator, app, state)
     created = emulator.store.find_app(tenant.id, app.app_id)
@@ -408,7 +406,15 @@ def create_application(emulator: Emulator, tenant: Tenant, body: dict[str, Any])
 def update_application(emulator: Emulator, tenant: Tenant, object_id: str, body: dict[str, Any]) -> None:
     app = find_application(emulator, tenant, object_id)
     _, properties = emulator.directory.application_properties(app.app_id)
-    _save(emulator, app, _validated_changes(app, properties, body, creating=False))
+    state = _validated_changes(app, properties, body)
+    # Graph's application update accepts a new displayName (the name customers see on hosted pages).
+    new_name = body.get("displayName")
+    renaming = isinstance(new_name, str) and new_name != app.display_name
+    if renaming and emulator.store.find_app_by_name(tenant.id, new_name) is not None:
+        raise bad_request(f"An application named '{new_name}' exists; the emulator keeps display names unique.")
+    _save(emulator, app, state)
+    if renaming:
+        emulator.store.rename_app(app.app_id, new_name)
 
 
 def add_password(emulator: Emulator, tenant: Tenant, object_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,10 @@ _CODE_MESSAGES = {
     OneTimeCodeResult.TOO_MANY_ATTEMPTS: "Too many incorrect codes. Request a new code.",
     OneTimeCodeResult.MISSING: "There is no active code. Request a new code.",
 }
+# The smart lockout doc's message; AADSTS50053 is IdsLocked (error-codes reference). Used for a
+# password lockout and, UNSURE (no page covers wrong codes), for the MFA code lockout alike.
+LOCKED_OUT_MESSAGE = "Your account is temporarily locked to prevent unauthorized use. Try again later."
+LOCKED_OUT_CODE = 50053
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,16 @@ class SignedIn:
 
 
 class FlowError(Exception):
-    """A problem to show inline on the hosted page (the user can correct it)."""
+    """A problem to show inline on the hosted page (the user can correct it), with the AADSTS code
+    Entra reports for it when there is one."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def locked_out() -> FlowError:
+    return FlowError(LOCKED_OUT_MESSAGE, LOCKED_OUT_CODE)
 
 
 def is_valid_email(email: str) -> bool:
@@ -47,7 +60,7 @@ def sign_in(emulator: Emulator, auth_request: AuthRequest, email: str, password:
     if user is None:
         raise FlowError("We couldn't find an account with that email address.")
     if user.locked_until > now:
-        raise FlowError("Your account is temporarily locked to prevent unauthorized use. Try again later.")
+        raise locked_out()
     if not passwords.verify_password(password, user.password_salt, user.password_hash):
         emulator.store.record_failed_sign_in(user.id, now)
         raise FlowError("Your password is incorrect.")
@@ -59,6 +72,19 @@ def _start_session(emulator: Emulator, auth_request: AuthRequest, user: User) ->
     session, cookie_value = emulator.store.create_sso_session(auth_request.tenant_id, user.id, emulator.now())
     emulator.store.mark_auth_request_signed_in(auth_request.id, session.id)
     return SignedIn(session, cookie_value)
+
+
+def mfa_locked_out(emulator: Emulator, user: User) -> bool:
+    current = emulator.store.get_user(user.id)
+    return current is not None and current.mfa_locked_until > emulator.now()
+
+
+def send_mfa_code(emulator: Emulator, auth_request: AuthRequest, user: User) -> None:
+    """Email an MFA code, unless the user is locked out: no new code then (a new code would not
+    help, and resending never resets the count of wrong codes)."""
+    if mfa_locked_out(emulator, user):
+        raise locked_out()
+    send_code(emulator, auth_request, PURPOSE_MFA, user.email)
 
 
 def send_code(emulator: Emulator, auth_request: AuthRequest, purpose: str, email: str) -> None:
@@ -115,7 +141,11 @@ def finish_sign_up(
 def verify_mfa_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSession, user: User, code: str) -> None:
     if not code.strip():
         raise FlowError("Enter the code we sent to your email address.")
-    result = emulator.store.check_one_time_code(auth_request.id, PURPOSE_MFA, user.email, code, emulator.now())
+    result = emulator.store.check_one_time_code(
+        auth_request.id, PURPOSE_MFA, user.email, code, emulator.now(), user_id=user.id
+    )
+    if result == OneTimeCodeResult.LOCKED_OUT:
+        raise locked_out()
     if result != OneTimeCodeResult.OK:
         raise FlowError(_CODE_MESSAGES[result])
     emulator.store.set_mfa_email_confirmed(user.id)

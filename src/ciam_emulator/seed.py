@@ -10,9 +10,12 @@ from pathlib import Path
 from dotenv import dotenv_values, set_key
 
 from ciam_emulator.client_assertions import certificate_credential
-from ciam_emulator.store import Store
+from ciam_emulator.directory import Directory
+from ciam_emulator.store import AppRegistration, Store
 
-WEB_APP_NAME = "ciam-webapp"
+# Earlier releases named the web app registration "ciam-webapp"; hosted pages show the registration's
+# display name to customers, so it is now a friendly name (the tenant's), and an old one is renamed.
+LEGACY_WEB_APP_NAME = "ciam-webapp"
 MFA_APP_NAME = "mfa-app"
 MFA_SCOPE_NAME = "User.MFA"
 MFA_POLICY_NAME = "Require MFA for mfa-app"
@@ -46,6 +49,37 @@ def _merged(existing: list[str], wanted: Iterable[str]) -> list[str]:
     return merged
 
 
+def web_app_display_name(subdomain: str) -> str:
+    """The name customers see for the web app: the tenant's own (``contoso`` -> ``Contoso``)."""
+    return subdomain.capitalize()
+
+
+def _find_web_app(store: Store, tenant_id: str, display_name: str) -> AppRegistration | None:
+    """The web app registration under its name, or under the old name (then renamed): never a second one."""
+    found = store.find_app_by_name(tenant_id, display_name)
+    if found is None and display_name != LEGACY_WEB_APP_NAME:
+        found = store.find_app_by_name(tenant_id, LEGACY_WEB_APP_NAME)
+        if found is not None:
+            store.rename_app(found.app_id, display_name)
+            found = store.find_app(tenant_id, found.app_id)
+    return found
+
+
+def _ask_for_login_hint(store: Store, app_id: str) -> None:
+    """Add the ID token's optional claim login_hint (sign-out sends it back as logout_hint), keeping
+    any other optional claim; stored where Graph's admin endpoints keep optionalClaims."""
+    directory = Directory(store)
+    _, properties = directory.application_properties(app_id)
+    optional = dict(properties.get("optionalClaims") or {})
+    id_token = list(optional.get("idToken") or [])
+    if not any(claim.get("name") == "login_hint" for claim in id_token):
+        id_token.append({"additionalProperties": [], "essential": False, "name": "login_hint", "source": None})
+        optional.setdefault("accessToken", [])
+        optional.setdefault("saml2Token", [])
+        properties["optionalClaims"] = {**optional, "idToken": id_token}
+        directory.save_application_properties(app_id, properties)
+
+
 def seed(
     instance_dir: Path,
     *,
@@ -71,11 +105,12 @@ def seed(
             tenant = store.create_tenant(subdomain, subdomain.capitalize())
 
         client_secret: str | None = None
-        web_app = store.find_app_by_name(tenant.id, WEB_APP_NAME)
+        web_app_name = web_app_display_name(tenant.subdomain)
+        web_app = _find_web_app(store, tenant.id, web_app_name)
         if web_app is None:
             web_app = store.create_app(
                 tenant.id,
-                WEB_APP_NAME,
+                web_app_name,
                 redirect_uris=_merged([redirect_uri], extra_redirect_uris),
                 post_logout_redirect_uris=_merged([post_logout_redirect_uri], extra_post_logout_redirect_uris),
             )
@@ -92,6 +127,7 @@ def seed(
                 client_secret = store.add_client_secret(web_app.app_id)
         if client_certificate_pem is not None:
             store.add_client_certificate(certificate_credential(web_app.app_id, client_certificate_pem))
+        _ask_for_login_hint(store, web_app.app_id)
 
         mfa_app = store.find_app_by_name(tenant.id, MFA_APP_NAME)
         if mfa_app is None:

@@ -29,10 +29,16 @@ AUTH_CODE_LIFETIME_SECONDS = 600
 AUTH_REQUEST_LIFETIME_SECONDS = 1800
 REFRESH_TOKEN_LIFETIME_SECONDS = 90 * 24 * 3600
 OTP_LIFETIME_SECONDS = 600
+# UNSURE: Entra documents no number of tries per emailed code; after this many wrong entries the
+# code is spent and the user must ask for a new one.
 OTP_MAX_ATTEMPTS = 5
-# Entra's smart lockout defaults: 10 failures lock the account for 60 seconds.
+# Entra's smart lockout defaults (smart lockout doc): 10 failures lock the account for 60 seconds.
 LOCKOUT_THRESHOLD = 10
 LOCKOUT_SECONDS = 60
+# UNSURE: no page gives a per-user limit on wrong MFA codes; the emulator applies smart lockout's
+# default numbers to wrong codes across all of a user's codes (asking for a new code keeps the count).
+MFA_LOCKOUT_THRESHOLD = LOCKOUT_THRESHOLD
+MFA_LOCKOUT_SECONDS = LOCKOUT_SECONDS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -77,6 +83,8 @@ CREATE TABLE IF NOT EXISTS users (
     mfa_email_confirmed INTEGER NOT NULL DEFAULT 0,
     failed_sign_ins INTEGER NOT NULL DEFAULT 0,
     locked_until REAL NOT NULL DEFAULT 0,
+    failed_mfa_codes INTEGER NOT NULL DEFAULT 0,
+    mfa_locked_until REAL NOT NULL DEFAULT 0,
     refresh_tokens_valid_after REAL NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     UNIQUE (tenant_id, email)
@@ -126,7 +134,8 @@ CREATE TABLE IF NOT EXISTS auth_codes (
     auth_time REAL NOT NULL,
     created_at REAL NOT NULL,
     expires_at REAL NOT NULL,
-    redeemed_at REAL
+    redeemed_at REAL,
+    max_age INTEGER
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     token_hash TEXT PRIMARY KEY,
@@ -168,6 +177,14 @@ CREATE TABLE IF NOT EXISTS client_certificates (
     UNIQUE (app_id, sha256_thumbprint)
 );
 """
+
+
+# Columns added after the first release: an instance folder created before gets them on open.
+_ADDED_COLUMNS = (
+    ("users", "failed_mfa_codes", "INTEGER NOT NULL DEFAULT 0"),
+    ("users", "mfa_locked_until", "REAL NOT NULL DEFAULT 0"),
+    ("auth_codes", "max_age", "INTEGER"),
+)
 
 
 def sha256_hex(value: str) -> str:
@@ -224,6 +241,9 @@ class User:
     refresh_tokens_valid_after: float
     password_salt: bytes = field(repr=False)
     password_hash: bytes = field(repr=False)
+    # Wrong MFA codes since the last right one or lockout, and the end of an MFA lockout.
+    failed_mfa_codes: int = 0
+    mfa_locked_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -264,6 +284,8 @@ class AuthCode:
     auth_time: float
     expires_at: float
     redeemed_at: float | None
+    # The authorize request's max_age (None when it sent none): the ID token then carries auth_time.
+    max_age: int | None
 
 
 @dataclass(frozen=True)
@@ -318,12 +340,14 @@ class OneTimeCodeResult:
     EXPIRED = "expired"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     MISSING = "missing"
+    # The user entered too many wrong codes (whichever codes) and is locked out for a while.
+    LOCKED_OUT = "locked_out"
 
 
 _USER_COLUMNS = (
     "id, tenant_id, email, display_name, given_name, surname, mail, job_title, mobile_phone, "
     "office_location, preferred_language, business_phones, mfa_email_confirmed, failed_sign_ins, "
-    "locked_until, refresh_tokens_valid_after, password_salt, password_hash"
+    "locked_until, refresh_tokens_valid_after, password_salt, password_hash, failed_mfa_codes, mfa_locked_until"
 )
 
 # Graph property name -> users column, for the profile fields PATCH /me may change.
@@ -348,8 +372,16 @@ class Store:
         first_time = not self.db_path.exists()
         # executescript manages its own transaction; every statement is idempotent.
         self.connection().executescript(_SCHEMA)
+        self._add_missing_columns()
         if first_time:
             os.chmod(self.db_path, 0o600)
+
+    def _add_missing_columns(self) -> None:
+        conn = self.connection()
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     # --- connections -------------------------------------------------------------------
 
@@ -461,6 +493,10 @@ class Store:
             "UPDATE apps SET redirect_uris = ?, post_logout_redirect_uris = ? WHERE app_id = ?",
             (json.dumps(redirect_uris), json.dumps(post_logout_redirect_uris), app_id),
         )
+
+    def rename_app(self, app_id: str, display_name: str) -> None:
+        """Change an app registration's display name (the name customers see on hosted pages)."""
+        self._execute("UPDATE apps SET display_name = ? WHERE app_id = ?", (display_name, app_id))
 
     def find_app(self, tenant_id: str, app_id: str) -> AppRegistration | None:
         row = self._one(
@@ -689,9 +725,19 @@ class Store:
             )
         return code
 
-    def check_one_time_code(self, auth_request_id: str, purpose: str, email: str, code: str, now: float) -> str:
-        """Check a code; returns a OneTimeCodeResult value. A correct code is consumed."""
+    def check_one_time_code(
+        self, auth_request_id: str, purpose: str, email: str, code: str, now: float, *, user_id: str | None = None
+    ) -> str:
+        """Check a code; returns a OneTimeCodeResult value. A correct code is consumed.
+
+        With ``user_id`` (MFA) wrong codes also count against the user, across codes: at
+        MFA_LOCKOUT_THRESHOLD the user is locked out of MFA for MFA_LOCKOUT_SECONDS, right code or not.
+        """
         with self.transaction() as conn:
+            if user_id is not None:
+                locked = conn.execute("SELECT mfa_locked_until FROM users WHERE id = ?", (user_id,)).fetchone()
+                if locked is not None and locked["mfa_locked_until"] > now:
+                    return OneTimeCodeResult.LOCKED_OUT
             row = conn.execute(
                 "SELECT * FROM one_time_codes WHERE auth_request_id = ? AND purpose = ? AND consumed = 0",
                 (auth_request_id, purpose),
@@ -704,11 +750,31 @@ class Store:
                 return OneTimeCodeResult.EXPIRED
             if sha256_hex(f"{row['id']}:{code.strip()}") != row["code_hash"]:
                 conn.execute("UPDATE one_time_codes SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
+                if user_id is not None and self._count_wrong_mfa_code(conn, user_id, now):
+                    return OneTimeCodeResult.LOCKED_OUT
                 if row["attempts"] + 1 >= OTP_MAX_ATTEMPTS:
                     return OneTimeCodeResult.TOO_MANY_ATTEMPTS
                 return OneTimeCodeResult.WRONG
             conn.execute("UPDATE one_time_codes SET consumed = 1 WHERE id = ?", (row["id"],))
+            if user_id is not None:
+                conn.execute("UPDATE users SET failed_mfa_codes = 0 WHERE id = ?", (user_id,))
             return OneTimeCodeResult.OK
+
+    @staticmethod
+    def _count_wrong_mfa_code(conn: sqlite3.Connection, user_id: str, now: float) -> bool:
+        """Count one wrong MFA code against the user; True when that locks the user out."""
+        conn.execute("UPDATE users SET failed_mfa_codes = failed_mfa_codes + 1 WHERE id = ?", (user_id,))
+        locked = conn.execute(
+            "UPDATE users SET mfa_locked_until = ?, failed_mfa_codes = 0 WHERE id = ? AND failed_mfa_codes >= ?",
+            (now + MFA_LOCKOUT_SECONDS, user_id, MFA_LOCKOUT_THRESHOLD),
+        ).rowcount
+        return locked == 1
+
+    def end_mfa_lockout_for_tests(self, user_id: str, now: float) -> None:
+        """Make a running MFA lockout end now (tests of what happens after it)."""
+        self._execute(
+            "UPDATE users SET mfa_locked_until = ? WHERE id = ? AND mfa_locked_until > ?", (now - 1, user_id, now)
+        )
 
     # --- authorization codes ---------------------------------------------------------------
 
@@ -727,12 +793,13 @@ class Store:
         user_id: str,
         auth_time: float,
         now: float,
+        max_age: int | None = None,
     ) -> str:
         code = secrets.token_urlsafe(48)
         self._execute(
             "INSERT INTO auth_codes (code_hash, tenant_id, client_id, redirect_uri, code_challenge, "
-            "code_challenge_method, nonce, scope, claims, session_id, user_id, auth_time, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "code_challenge_method, nonce, scope, claims, session_id, user_id, auth_time, created_at, expires_at, "
+            "max_age) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 sha256_hex(code),
                 tenant_id,
@@ -748,6 +815,7 @@ class Store:
                 auth_time,
                 now,
                 now + AUTH_CODE_LIFETIME_SECONDS,
+                max_age,
             ),
         )
         return code
@@ -910,6 +978,8 @@ def _user(row: sqlite3.Row) -> User:
         refresh_tokens_valid_after=row["refresh_tokens_valid_after"],
         password_salt=row["password_salt"],
         password_hash=row["password_hash"],
+        failed_mfa_codes=row["failed_mfa_codes"],
+        mfa_locked_until=row["mfa_locked_until"],
     )
 
 

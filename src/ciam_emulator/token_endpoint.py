@@ -223,6 +223,7 @@ def _redeem_code(emulator: Emulator, tenant: Tenant, app: AppRegistration, form:
         scopes=scopes,
         nonce=code.nonce,
         want_client_info=form.get("client_info") == "1",
+        max_age_requested=code.max_age is not None,
     )
 
 
@@ -287,10 +288,10 @@ def issue_tokens(
     scopes: ScopeRequest,
     nonce: str | None,
     want_client_info: bool,
+    max_age_requested: bool = False,
 ) -> dict[str, Any]:
     now = int(emulator.now())
     ctx = TokenContext(
-        base_url=emulator.base_url,
         tenant=tenant,
         client_id=app.app_id,
         user=user,
@@ -324,7 +325,14 @@ def issue_tokens(
         )
     if "openid" in scopes.oidc_scopes:
         misbehaviour = emulator.controls.take_id_token_misbehaviour()
-        body["id_token"] = sign_id_token(id_token_claims(ctx, nonce, scopes), emulator.keys, misbehaviour)
+        claims = id_token_claims(
+            ctx,
+            nonce,
+            scopes,
+            optional_claims=emulator.directory.optional_claim_names(app.app_id, "idToken"),
+            max_age_requested=max_age_requested,
+        )
+        body["id_token"] = sign_id_token(claims, emulator.keys, misbehaviour, authority_base_url=emulator.base_url)
     if want_client_info:
         body["client_info"] = client_info(user.id, tenant.id)
     return body

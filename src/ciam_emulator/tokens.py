@@ -29,6 +29,7 @@ ID_TOKEN_MISBEHAVIOURS = frozenset(
         "bad_signature",
         "unknown_kid",
         "wrong_iss",
+        "iss_on_authority_host",
         "wrong_aud",
         "multi_aud_no_azp",
         "expired",
@@ -44,7 +45,19 @@ CALLBACK_MISBEHAVIOURS = frozenset(
 )
 
 
-def v2_issuer(base_url: str, tenant_id: str) -> str:
+# The host of the issuer is not the host the tenant is served on (security-tokens doc: a CIAM
+# tenant's issuer is https://{tenantId}.ciamlogin.com/{tenantId}/v2.0 while the authority is
+# https://{subdomain}.ciamlogin.com/). Nothing is ever fetched from it, so it never needs to resolve.
+ISSUER_DOMAIN = "ciamlogin.localhost"
+
+
+def v2_issuer(tenant_id: str) -> str:
+    """The `iss` of ID tokens and v2 access tokens, and discovery's `issuer` (security-tokens doc)."""
+    return f"https://{tenant_id}.{ISSUER_DOMAIN}/{tenant_id}/v2.0"
+
+
+def issuer_on_authority_host(base_url: str, tenant_id: str) -> str:
+    """What an issuer derived from the authority would look like: never the tenant's real issuer."""
     return f"{base_url}/{tenant_id}/v2.0"
 
 
@@ -88,7 +101,6 @@ def sign(claims: dict[str, Any], key: SigningKey) -> str:
 class TokenContext:
     """Everything needed to mint tokens for one grant."""
 
-    base_url: str
     tenant: Tenant
     client_id: str
     user: User
@@ -98,15 +110,26 @@ class TokenContext:
     now: int
 
 
-def id_token_claims(ctx: TokenContext, nonce: str | None, scopes: ScopeRequest) -> dict[str, Any]:
+def id_token_claims(
+    ctx: TokenContext,
+    nonce: str | None,
+    scopes: ScopeRequest,
+    *,
+    optional_claims: frozenset[str] = frozenset(),
+    max_age_requested: bool = False,
+) -> dict[str, Any]:
+    """The v2.0 ID token's claims (id-token-claims reference).
+
+    ``optional_claims`` are the names in the app registration's ``optionalClaims.idToken``;
+    ``max_age_requested`` says whether the authorize request that led here carried ``max_age``.
+    """
     claims: dict[str, Any] = {
         "aud": ctx.client_id,
-        "iss": v2_issuer(ctx.base_url, ctx.tenant.id),
+        "iss": v2_issuer(ctx.tenant.id),
         "iat": ctx.now,
         "nbf": ctx.now,
         "exp": ctx.now + TOKEN_LIFETIME_SECONDS,
         "aio": _opaque(),
-        "auth_time": int(ctx.auth_time),
         "name": ctx.user.display_name,
         "oid": ctx.user.id,
         "preferred_username": ctx.user.email,
@@ -124,8 +147,15 @@ def id_token_claims(ctx: TokenContext, nonce: str | None, scopes: ScopeRequest) 
         claims["email"] = ctx.user.mail or ctx.user.email
     if nonce is not None:
         claims["nonce"] = nonce
-    # Optional claim `login_hint` (configured on the seeded web app registration, as Entra allows).
-    claims["login_hint"] = login_hint_for(ctx.session_id, ctx.user.id)
+    # login_hint and auth_time are optional claims: only when the registration asks for them
+    # (optional-claims reference; neither is in the id-token-claims reference's default set).
+    if "login_hint" in optional_claims:
+        claims["login_hint"] = login_hint_for(ctx.session_id, ctx.user.id)
+    # UNSURE: Microsoft's pages do not document max_age. OpenID Connect Core 3.1.2.1 requires
+    # auth_time when max_age was sent, MSAL Python refuses the sign-in without it, and MSAL Python
+    # issue #455 shows a real Entra ID token carrying auth_time after a max_age request.
+    if "auth_time" in optional_claims or max_age_requested:
+        claims["auth_time"] = int(ctx.auth_time)
     return claims
 
 
@@ -165,7 +195,7 @@ def api_access_token_claims(ctx: TokenContext, scopes: ScopeRequest) -> dict[str
     assert scopes.api is not None
     return {
         "aud": scopes.api.app_id,
-        "iss": v2_issuer(ctx.base_url, ctx.tenant.id),
+        "iss": v2_issuer(ctx.tenant.id),
         "iat": ctx.now,
         "nbf": ctx.now,
         "exp": ctx.now + TOKEN_LIFETIME_SECONDS,
@@ -185,12 +215,20 @@ def api_access_token_claims(ctx: TokenContext, scopes: ScopeRequest) -> dict[str
     }
 
 
-def sign_id_token(claims: dict[str, Any], keys: KeyRing, misbehaviour: str | None) -> str:
-    """Sign the ID token, applying a one-shot test misbehaviour if one is pending."""
+def sign_id_token(
+    claims: dict[str, Any], keys: KeyRing, misbehaviour: str | None, *, authority_base_url: str = ""
+) -> str:
+    """Sign the ID token, applying a one-shot test misbehaviour if one is pending.
+
+    ``authority_base_url`` (where the tenant is served) is used only by ``iss_on_authority_host``.
+    """
     key = keys.active()
     claims = dict(claims)
     if misbehaviour == "wrong_iss":
         claims["iss"] = f"https://login.example.invalid/{uuid.uuid4()}/v2.0"
+    elif misbehaviour == "iss_on_authority_host":
+        # An issuer a client might wrongly derive from its authority: the right path, the wrong host.
+        claims["iss"] = issuer_on_authority_host(authority_base_url, claims["tid"])
     elif misbehaviour == "wrong_aud":
         claims["aud"] = str(uuid.uuid4())
     elif misbehaviour == "multi_aud_no_azp":

@@ -27,6 +27,13 @@ WEB_APP_GRAPH_SCOPES = ("openid", "offline_access", "User.Read", "User.ReadWrite
 
 MFA_SCOPE_VALUE = "User.MFA"
 LOGIN_HINT_CLAIM = "login_hint"
+# What earlier releases named the web app registration; a registration under it is renamed, not duplicated.
+LEGACY_WEB_APP_NAME = "ciam-webapp"
+
+
+def default_web_app_name(tenant_subdomain: str) -> str:
+    """Customers see the web app's display name on the tenant's pages: the tenant's name by default."""
+    return tenant_subdomain.strip().capitalize()
 
 
 def odata_string(value: str) -> str:
@@ -172,10 +179,16 @@ def new_web_app_body(
 
 
 def web_app_changes(
-    application: dict[str, Any], redirect_uris: list[str], resource_access: list[dict[str, Any]]
+    application: dict[str, Any],
+    redirect_uris: list[str],
+    resource_access: list[dict[str, Any]],
+    *,
+    display_name: str | None = None,
 ) -> dict[str, Any]:
     """The PATCH body that brings an existing web app to the wanted shape ({} if it is already)."""
     changes: dict[str, Any] = {}
+    if display_name and application.get("displayName") != display_name:
+        changes["displayName"] = display_name
     have_uris = list((application.get("web") or {}).get("redirectUris") or [])
     if any(uri not in have_uris for uri in redirect_uris):
         changes["web"] = {"redirectUris": have_uris + [uri for uri in redirect_uris if uri not in have_uris]}

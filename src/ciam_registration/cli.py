@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--authority", help="authority for --device-code (default: https://{subdomain}.ciamlogin.com/)")
     parser.add_argument("--redirect-uri", default="http://localhost:5000/auth/redirect")
     parser.add_argument("--post-logout-redirect-uri", default="http://localhost:5000/")
-    parser.add_argument("--web-app-name", default="ciam-webapp")
+    parser.add_argument(
+        "--web-app-name",
+        default="",
+        help="the name customers see on the sign-in pages (default: the subdomain capitalized, e.g. Contoso)",
+    )
     parser.add_argument("--mfa-app-name", default="mfa-app")
     parser.add_argument("--policy-name", default="", help="default: 'Require MFA for {mfa-app name}'")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="written with 0600 permissions")

@@ -31,11 +31,17 @@ class RegistrationSettings:
     tenant_subdomain: str
     redirect_uri: str
     post_logout_redirect_uri: str
-    web_app_name: str = "ciam-webapp"
+    # The web app's display name is what customers see on the tenant's pages; empty means
+    # defs.default_web_app_name(tenant_subdomain), e.g. "Contoso".
+    web_app_name: str = ""
     mfa_app_name: str = "mfa-app"
     policy_name: str = ""
     rotate_secret: bool = False
     secret_lifetime_days: int = 180
+
+    @property
+    def web_app_display_name(self) -> str:
+        return self.web_app_name or defs.default_web_app_name(self.tenant_subdomain)
 
     @property
     def mfa_policy_name(self) -> str:
@@ -92,7 +98,7 @@ class Registrar:
         """Bring the tenant to the wanted state; ``existing_env`` is the current .env (may be empty)."""
         mfa_app = self.ensure_mfa_app(existing_env.get("MFA_SCOPE"))
         mfa_principal = self.ensure_service_principal(mfa_app)
-        web_app, web_app_created = self.ensure_web_app(mfa_app)
+        web_app, web_app_created = self.ensure_web_app(mfa_app, existing_env.get("CLIENT_ID"))
         web_principal = self.ensure_service_principal(web_app)
         secret = self.ensure_client_secret(web_app, web_app_created, existing_env)
         graph_principal = self.find_graph_service_principal()
@@ -141,20 +147,57 @@ class Registrar:
             application = self._reload(application)
         return application
 
-    def ensure_web_app(self, mfa_app: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        name = self.settings.web_app_name
+    def find_web_app(self, client_id_in_env: str | None) -> dict[str, Any] | None:
+        """The web app registration: by the .env's CLIENT_ID first (it finds the app whatever its name),
+        then by the wanted name, then by the name earlier releases gave it."""
+        name = self.settings.web_app_display_name
+        if client_id_in_env:
+            found = self._only_application(defs.filter_app_id(client_id_in_env), f"appId {client_id_in_env}")
+            if found is not None:
+                return found
+        found = self._only_application(defs.filter_display_name(name), f"the name '{name}'")
+        if found is None and name != defs.LEGACY_WEB_APP_NAME:
+            legacy = defs.LEGACY_WEB_APP_NAME
+            found = self._only_application(defs.filter_display_name(legacy), f"the name '{legacy}'")
+        return found
+
+    def _refuse_a_second_app_named(self, name: str, application: dict[str, Any]) -> None:
+        """Renaming must not make two registrations with one name (a later run could not tell them apart)."""
+        others = [
+            app
+            for app in self.graph.list(
+                "applications", permission=APPLICATIONS, odata_filter=defs.filter_display_name(name)
+            )
+            if app["appId"] != application["appId"]
+        ]
+        if others:
+            raise RegistrationConflictError(
+                f"Cannot rename '{application['displayName']}' ({application['appId']}) to '{name}': application "
+                f"{others[0]['appId']} already has that name. Pass another --web-app-name, or delete one of them."
+            )
+
+    def ensure_web_app(
+        self, mfa_app: dict[str, Any], client_id_in_env: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        name = self.settings.web_app_display_name
         redirect_uris = defs.wanted_redirect_uris(self.settings.redirect_uri, self.settings.post_logout_redirect_uri)
         resource_access = defs.wanted_resource_access(mfa_app["appId"], defs.mfa_scope_id(mfa_app))
-        application = self._only_application(defs.filter_display_name(name), f"the name '{name}'")
+        application = self.find_web_app(client_id_in_env)
+        if application is not None and application.get("displayName") != name:
+            self._refuse_a_second_app_named(name, application)
         if application is None:
             body = defs.new_web_app_body(name, redirect_uris, resource_access)
             application = self.graph.post("applications", body, permission=APPLICATIONS)
             self._changed(f"created application '{name}' (appId {application['appId']})")
             return application, True
-        changes = defs.web_app_changes(application, redirect_uris, resource_access)
+        changes = defs.web_app_changes(application, redirect_uris, resource_access, display_name=name)
         if changes:
             self.graph.patch(f"applications/{application['id']}", changes, permission=APPLICATIONS)
-            self._changed(f"updated application '{name}': {', '.join(sorted(changes))}")
+            if "displayName" in changes:
+                self._changed(f"renamed application '{application['displayName']}' to '{name}'")
+            others = sorted(set(changes) - {"displayName"})
+            if others:
+                self._changed(f"updated application '{name}': {', '.join(others)}")
             application = self._reload(application)
         return application, False
 

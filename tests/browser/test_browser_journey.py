@@ -206,6 +206,7 @@ def test_error_pages_are_styled_and_offer_a_next_step(page, webapp, tenant, chec
     # A hosted page whose sign-in attempt the tenant no longer knows.
     page.goto(f"{tenant.base_url}/{tenant.tenant_id}/login/signin?req=unknown")
     assert page.get_by_role("heading", level=1).inner_text() == "Sign-in session expired"
+    assert page.locator(".brand").inner_text() == "Contoso"  # the tenant's branding, not the emulator's
     checks.page(page, "tenant-expired")
 
 
@@ -238,3 +239,10 @@ def test_the_tenants_other_pages_pass_the_same_checks(page, tenant, webapp, cust
     sign_in_at_tenant(page, customer.email, customer.password)
     assert page.get_by_role("button", name="Continue").is_visible()
     checks.page(page, "tenant-form-post")
+
+    # Signed in at the tenant now: a sign-out request without logout_hint asks which account.
+    page.goto(f"{tenant.base_url}/{tenant.tenant_id}/oauth2/v2.0/logout")
+    assert page.get_by_role("heading", level=1).inner_text() == "Pick an account"
+    checks.page(page, "tenant-sign-out-picker")
+    page.get_by_role("button", name=re.compile(re.escape(customer.email))).click()
+    assert page.get_by_role("heading", level=1).inner_text() == "You have signed out"

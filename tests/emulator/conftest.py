@@ -50,6 +50,12 @@ class LiveEmulator:
         return f"{self.base_url}/{self.seeded.tenant_id}"
 
     @property
+    def issuer(self) -> str:
+        """The tenant's issuer: like Entra's https://{tid}.ciamlogin.com/{tid}/v2.0, not on the authority's host."""
+        tenant_id = self.seeded.tenant_id
+        return f"https://{tenant_id}.ciamlogin.localhost/{tenant_id}/v2.0"
+
+    @property
     def token_url(self) -> str:
         return f"{self.tenant_url}/oauth2/v2.0/token"
 

@@ -220,7 +220,7 @@ def test_a_long_lived_assertion_is_accepted_as_entra_does(
     "audience",
     [
         "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-        "{base}/{tenant}/v2.0",  # the issuer, not the token endpoint
+        "https://{tenant}.ciamlogin.localhost/{tenant}/v2.0",  # the issuer, not the token endpoint
         "{base}/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token",  # another tenant
         ["{base}/{tenant}/oauth2/v2.0/token"],  # Entra wants a single string
     ],

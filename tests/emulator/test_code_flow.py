@@ -26,7 +26,9 @@ def test_discovery_answers_for_guid_and_domain_tenant(emulator: LiveEmulator) ->
     ]
     assert docs[0] == docs[1]
     doc = docs[0]
-    assert doc["issuer"] == f"{emulator.base_url}/{tenant_id}/v2.0"
+    # security-tokens doc: the issuer's host is the tenant id's, not the host the tenant is served on.
+    assert doc["issuer"] == f"https://{tenant_id}.ciamlogin.localhost/{tenant_id}/v2.0"
+    assert urlsplit(doc["issuer"]).netloc != urlsplit(emulator.base_url).netloc
     assert doc["authorization_endpoint"] == f"{emulator.base_url}/{tenant_id}/oauth2/v2.0/authorize"
     assert doc["token_endpoint"] == f"{emulator.base_url}/{tenant_id}/oauth2/v2.0/token"
     assert doc["end_session_endpoint"] == f"{emulator.base_url}/{tenant_id}/oauth2/v2.0/logout"
@@ -51,6 +53,7 @@ def test_jwks_publishes_two_rsa_keys(emulator: LiveEmulator) -> None:
     assert len({key["kid"] for key in keys}) == 2
     for key in keys:
         assert key["kty"] == "RSA" and key["use"] == "sig" and key["n"] and key["e"] == "AQAB"
+        assert key["issuer"] == emulator.issuer
 
 
 def _verify_with_jwks(emulator: LiveEmulator, token: str, audience: str, issuer: str) -> dict:
@@ -86,10 +89,12 @@ def test_msal_code_flow_end_to_end(emulator: LiveEmulator, browser: ScriptedBrow
     assert set(result["scope"].split()) >= {"User.Read", "openid", "profile", "offline_access"}
     assert result["refresh_token"]
 
-    verified = _verify_with_jwks(emulator, result["id_token"], emulator.seeded.client_id, f"{emulator.tenant_url}/v2.0")
+    verified = _verify_with_jwks(emulator, result["id_token"], emulator.seeded.client_id, emulator.issuer)
     assert verified["tid"] == emulator.seeded.tenant_id
     assert verified["preferred_username"] == emulator.seeded.demo_email
-    assert verified["ver"] == "2.0" and verified["sid"] and verified["auth_time"] <= verified["iat"]
+    assert verified["ver"] == "2.0" and verified["sid"]
+    # Optional claims follow the registration: the seeded web app asks for login_hint only.
+    assert verified["login_hint"] and "auth_time" not in verified
     header = jwt.get_unverified_header(result["id_token"])
     assert header["typ"] == "JWT" and header["alg"] == "RS256"
 

@@ -106,3 +106,19 @@ def test_grant_and_policy_bodies():
     assert policy["grantControls"]["builtInControls"] == ["mfa"]
     assert defs.policy_requires_mfa_for(policy, MFA_APP_ID)
     assert not defs.policy_requires_mfa_for(policy, "another")
+
+
+def test_the_web_app_is_named_for_customers_and_an_old_name_is_changed():
+    from ciam_registration.registrar import RegistrationSettings
+
+    settings = RegistrationSettings("contoso", "https://a/cb", "https://a/")
+    assert settings.web_app_display_name == "Contoso"
+    assert RegistrationSettings("contoso", "x", "y", web_app_name="Contoso Rewards").web_app_display_name == (
+        "Contoso Rewards"
+    )
+    uris = defs.wanted_redirect_uris("https://a/cb", "https://a/")
+    access = defs.wanted_resource_access(MFA_APP_ID, "scope-id")
+    old = {"displayName": defs.LEGACY_WEB_APP_NAME, "web": {"redirectUris": uris}, "requiredResourceAccess": access}
+    old["optionalClaims"] = defs.merge_optional_claims(None)
+    assert defs.web_app_changes(old, uris, access, display_name="Contoso") == {"displayName": "Contoso"}
+    assert defs.web_app_changes(old, uris, access) == {}  # no wanted name: the name is not touched

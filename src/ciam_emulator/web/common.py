@@ -63,7 +63,17 @@ def html_page(template: str, status: int = 200, **context: Any) -> Response:
     return response
 
 
-def error_page(title: str, message: str, status: int = 400, code: int | None = None) -> Response:
+def tenant_in_path() -> Tenant | None:
+    """The tenant the request's path names (``/{tenant}/...``), if it is one the emulator knows."""
+    segment = (request.view_args or {}).get("tenant")
+    return emulator().store.find_tenant(segment) if isinstance(segment, str) else None
+
+
+def error_page(
+    title: str, message: str, status: int = 400, code: int | None = None, tenant: Tenant | None = None
+) -> Response:
+    # Error pages wear the tenant's branding, as its sign-in pages do (External ID "Customize the
+    # neutral branding"; UNSURE: no page says so of error pages in so many words).
     return html_page(
         "error.html",
         status=status,
@@ -71,6 +81,7 @@ def error_page(title: str, message: str, status: int = 400, code: int | None = N
         message=message,
         code=code,
         correlation_id=correlation_id(),
+        tenant=tenant or tenant_in_path(),
     )
 
 

@@ -138,6 +138,17 @@ def revoke_refresh_tokens() -> Response:
     return jsonify({"revoked": user.email})
 
 
+@blueprint.post("/mfa-lockout/end")
+def end_mfa_lockout() -> Response:
+    """End a user's MFA lockout now, as if its time had run out (tests of what comes after it)."""
+    body = _json_object()
+    user = emulator().store.find_user_by_email(_only_tenant_id(), str(body.get("email", "")))
+    if user is None:
+        raise ControlRequestError("unknown user")
+    emulator().store.end_mfa_lockout_for_tests(user.id, emulator().now())
+    return jsonify({"ended": user.email})
+
+
 @blueprint.post("/auth-codes/expire")
 def expire_auth_codes() -> Response:
     emulator().store.expire_auth_codes_for_tests(emulator().now())
@@ -208,7 +219,6 @@ def admin_token() -> Response:
         admin = emu.store.create_user(tenant.id, admin_email, unused_password, "Tenant Administrator")
     now = emu.now()
     context = tokens.TokenContext(
-        base_url=emu.base_url,
         tenant=tenant,
         client_id=ADMIN_CLIENT_ID,
         user=admin,

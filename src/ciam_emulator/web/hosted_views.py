@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 
 from flask import Blueprint, Response, redirect, request, url_for
 
 from ciam_emulator import authorize as authz
 from ciam_emulator import hosted_flows
+from ciam_emulator import logout as sign_out
 from ciam_emulator.hosted_flows import FlowError, SignedIn
-from ciam_emulator.store import AuthRequest, Tenant, sha256_hex
+from ciam_emulator.store import AuthRequest, SsoSession, Tenant, sha256_hex
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
     SSO_COOKIE_NAME,
@@ -38,7 +40,9 @@ def respond_to_step(auth_request: AuthRequest, step: authz.Step, signed_in: Sign
     elif step.kind == "mfa_code":
         session_user = authz.session_for_request(emu, auth_request)
         assert session_user is not None
-        hosted_flows.send_code(emu, auth_request, hosted_flows.PURPOSE_MFA, session_user[1].email)
+        # A locked-out user gets no new code; the code page says why.
+        with contextlib.suppress(FlowError):
+            hosted_flows.send_mfa_code(emu, auth_request, session_user[1])
         response = redirect(url_for("hosted.mfa_code", tenant=tenant, req=auth_request.id), code=302)
     else:
         endpoint = {"signin": "hosted.sign_in", "signup": "hosted.sign_up", "mfa_confirm": "hosted.mfa_confirm"}
@@ -59,6 +63,35 @@ def clear_sso_cookie(response: Response) -> None:
     response.delete_cookie(
         SSO_COOKIE_NAME, path="/", httponly=True, secure=emulator().base_url.startswith("https://"), samesite="Lax"
     )
+
+
+def browser_sso_session(tenant: Tenant) -> SsoSession | None:
+    """The tenant's session this browser's SSO cookie refers to, if any."""
+    cookie_value = request.cookies.get(SSO_COOKIE_NAME)
+    session = emulator().store.find_sso_session_by_cookie(cookie_value) if cookie_value else None
+    return session if session is not None and session.tenant_id == tenant.id else None
+
+
+def finish_sign_out(tenant: Tenant, sign_out_request: sign_out.SignOutRequest, *, clear_cookie: bool) -> Response:
+    """Back to the app's registered post-logout URI, or the tenant's own "signed out" page."""
+    target = sign_out.redirect_target(emulator(), sign_out_request)
+    response = redirect(target, code=302) if target else html_page("signed_out.html", tenant=tenant)
+    if clear_cookie:
+        clear_sso_cookie(response)
+    return response
+
+
+@blueprint.post("/<tenant>/login/signout")
+def sign_out_picked_account(tenant: str) -> Response:
+    """The account picker's answer (see oidc_views.logout)."""
+    found = resolve_tenant(tenant)
+    sign_out_request = sign_out.read_request(emulator(), found, request.form)
+    cookie_session = browser_sso_session(found)
+    try:
+        sign_out.sign_out_picked_account(emulator(), cookie_session, request.form.get("account", ""))
+    except sign_out.AccountSelectionError as problem:
+        return error_page("We couldn't sign you out", problem.message, code=problem.code, tenant=found)
+    return finish_sign_out(found, sign_out_request, clear_cookie=True)
 
 
 class _ExpiredRequest(Exception):
@@ -108,7 +141,9 @@ def sign_in(tenant: str) -> Response:
         try:
             signed_in = hosted_flows.sign_in(emulator(), auth_request, email, request.form.get("password", ""))
         except FlowError as problem:
-            return _page("signin.html", found, auth_request, status=400, email=email, error=str(problem))
+            return _page(
+                "signin.html", found, auth_request, status=400, email=email, error=str(problem), error_code=problem.code
+            )
         return _continue(auth_request.id, signed_in)
     return _page("signin.html", found, auth_request, email=email, error=None)
 
@@ -171,7 +206,8 @@ def mfa_confirm(tenant: str) -> Response:
         return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
     user = session_user[1]
     if request.method == "POST":
-        hosted_flows.send_code(emulator(), auth_request, hosted_flows.PURPOSE_MFA, user.email)
+        with contextlib.suppress(FlowError):  # locked out: the code page says so
+            hosted_flows.send_mfa_code(emulator(), auth_request, user)
         return redirect(url_for("hosted.mfa_code", tenant=found.id, req=auth_request.id), code=303)
     return _page("mfa_confirm.html", found, auth_request, email=user.email)
 
@@ -183,18 +219,19 @@ def mfa_code(tenant: str) -> Response:
     if session_user is None:
         return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
     session, user = session_user
-    context: dict[str, object] = {"email": user.email, "error": None, "notice": None}
-    if request.method == "POST":
-        if request.form.get("action") == "resend":
-            hosted_flows.send_code(emulator(), auth_request, hosted_flows.PURPOSE_MFA, user.email)
+    context: dict[str, object] = {"email": user.email, "error": None, "error_code": None, "notice": None}
+    try:
+        if request.method == "POST" and request.form.get("action") == "resend":
+            hosted_flows.send_mfa_code(emulator(), auth_request, user)
             context["notice"] = "We sent a new code to your email address."
-            return _page("mfa_code.html", found, auth_request, **context)
-        try:
+        elif request.method == "POST":
             hosted_flows.verify_mfa_code(emulator(), auth_request, session, user, request.form.get("code", ""))
-        except FlowError as problem:
-            context["error"] = str(problem)
-            return _page("mfa_code.html", found, auth_request, status=400, **context)
-        return _continue(auth_request.id)
+            return _continue(auth_request.id)
+        elif hosted_flows.mfa_locked_out(emulator(), user):
+            raise hosted_flows.locked_out()
+    except FlowError as problem:
+        context.update(error=str(problem), error_code=problem.code)
+        return _page("mfa_code.html", found, auth_request, status=400 if request.method == "POST" else 200, **context)
     return _page("mfa_code.html", found, auth_request, **context)
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, redirect, request
+from flask import Blueprint, Response, jsonify, request
 
 from ciam_emulator import authorize as authz
-from ciam_emulator.errors import EntraProtocolError, TokenValidationError
+from ciam_emulator import logout as sign_out
+from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.store import sha256_hex
 from ciam_emulator.token_endpoint import handle_token_request
-from ciam_emulator.tokens import session_id_from_login_hint, v2_issuer, verify_emulator_token
+from ciam_emulator.tokens import v2_issuer
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
     SSO_COOKIE_NAME,
@@ -22,7 +23,7 @@ from ciam_emulator.web.common import (
     html_page,
     resolve_tenant,
 )
-from ciam_emulator.web.hosted_views import clear_sso_cookie, deliver_callback, respond_to_step
+from ciam_emulator.web.hosted_views import browser_sso_session, deliver_callback, finish_sign_out, respond_to_step
 
 blueprint = Blueprint("oidc", __name__)
 
@@ -42,7 +43,7 @@ def openid_configuration(tenant: str) -> Response:
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": v2_issuer(base, found.id),
+        "issuer": v2_issuer(found.id),
         "request_uri_parameter_supported": False,
         "userinfo_endpoint": f"{base}/oidc/userinfo",
         "authorization_endpoint": f"{tenant_base}/oauth2/v2.0/authorize",
@@ -81,7 +82,7 @@ def jwks(tenant: str) -> Response:
     found = resolve_tenant(tenant)
     keys = emulator().keys.jwks()
     for key in keys["keys"]:
-        key["issuer"] = v2_issuer(emulator().base_url, found.id)
+        key["issuer"] = v2_issuer(found.id)
     return jsonify(keys)
 
 
@@ -178,43 +179,19 @@ def logout(tenant: str) -> Response:
     emu = emulator()
     emu.controls.count("logout")
     found = resolve_tenant(tenant)
-    values = request.values
-    post_logout_redirect_uri = values.get("post_logout_redirect_uri", "")
-    state = values.get("state")
-    client_id = values.get("client_id", "").strip().lower() or None
-    hint = values.get("id_token_hint")
-    if hint:
-        try:
-            claims = verify_emulator_token(
-                hint, emu.keys, audiences=None, issuer=v2_issuer(emu.base_url, found.id), verify_lifetime=False
-            )
-        except TokenValidationError:
-            claims = None
-        hinted_client = str(claims.get("aud", "")).lower() if claims else None
-        # An invalid hint, or one naming another client, is no basis for a redirect.
-        client_id = hinted_client if hinted_client and client_id in (None, hinted_client) else None
-
-    cookie_value = request.cookies.get(SSO_COOKIE_NAME)
-    if cookie_value:
-        session = emu.store.find_sso_session_by_cookie(cookie_value)
-        if session is not None:
-            emu.store.delete_sso_session(session.id)
-    # logout_hint (the login_hint claim sent back) names the session to end, cookie or not.
-    hinted_session = session_id_from_login_hint(values.get("logout_hint", ""))
-    if hinted_session:
-        emu.store.delete_sso_session(hinted_session)
-
-    app = emu.store.find_app(found.id, client_id) if client_id else None
-    allowed = set(app.post_logout_redirect_uris) | set(app.redirect_uris) if app else set()
-    if post_logout_redirect_uri and post_logout_redirect_uri in allowed:
-        target = post_logout_redirect_uri
-        if state is not None:
-            parts = urlsplit(target)
-            extra = urlencode({"state": state})
-            query = f"{parts.query}&{extra}" if parts.query else extra
-            target = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-        response = redirect(target, code=302)
-    else:
-        response = html_page("signed_out.html", tenant=found)
-    clear_sso_cookie(response)
-    return response
+    sign_out_request = sign_out.read_request(emu, found, request.values)
+    cookie_session = browser_sso_session(found)
+    # v2-protocols-oidc: a valid logout_hint "enables sign-out to occur without prompting the user
+    # to select an account", cookie or not.
+    hinted = sign_out.hinted_session(emu, found, request.values.get("logout_hint", ""))
+    if hinted is not None:
+        emu.store.delete_sso_session(hinted.id)
+        # This browser's cookie stays only when it belongs to another account's session.
+        clear_cookie = cookie_session is None or cookie_session.id == hinted.id
+        return finish_sign_out(found, sign_out_request, clear_cookie=clear_cookie)
+    accounts = sign_out.accounts_in_browser(emu, cookie_session)
+    if not accounts:
+        # UNSURE: with nobody signed in there is nothing to pick; the sign-out completes at once.
+        return finish_sign_out(found, sign_out_request, clear_cookie=True)
+    # Without a hint Entra asks which account to sign out (v2-protocols-oidc, logout_hint).
+    return html_page("sign_out_picker.html", tenant=found, accounts=accounts, fields=sign_out_request.form_fields())
