@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             http=tenant_http,
             timeout=settings.http_timeout,
             tenant_id=settings.tenant_id,
+            oidc_issuer=settings.oidc_issuer,  # None: Entra External ID
         ),
         graph=GraphClient(settings.graph_endpoint, graph_http),
         token_cache_codec=TokenCacheCodec(settings.token_cache_keys, secret_key=settings.secret_key),
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     CSRFProtect(app)
 
-    from .web import auth, errors, health, main, profile, security, user_session
+    from .web import auth, errors, health, main, profile, provider_features, security, user_session
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     auth.register_redirect_route(app, settings.redirect_path)
     errors.register_error_handlers(app)
+    provider_features.install(app)
     security.install_security_headers(app, tenant_origin=settings.authority_origin, serves_https=settings.serves_https)
 
     @app.before_request

@@ -51,14 +51,14 @@ def begin_authorization(
 @bp.get("/sign-in")
 def sign_in() -> Response:
     return begin_authorization(
-        scopes=list(user_session.services().settings.graph_scopes), after_sign_in=request.args.get("next")
+        scopes=list(user_session.services().settings.sign_in_scopes), after_sign_in=request.args.get("next")
     )
 
 
 @bp.get("/sign-up")
 def sign_up() -> Response:
     return begin_authorization(
-        scopes=list(user_session.services().settings.graph_scopes),
+        scopes=list(user_session.services().settings.sign_in_scopes),
         after_sign_in=request.args.get("next"),
         prompt=PROMPT_SIGN_UP,
     )
