@@ -239,3 +239,63 @@ def _provider_behaves_again(request: pytest.FixtureRequest) -> Iterator[None]:
     if "openid_provider" in request.fixturenames:
         provider: OpenIdProvider = request.getfixturevalue("openid_provider")
         provider.behave()
+
+
+# -- Debian's chromium for the browser journey (tests/browser/conftest.py launches it the same way) --
+
+
+@pytest.fixture(scope="session")
+def provider_browser(openid_provider: OpenIdProvider) -> Iterator[object]:
+    from tests.browser.conftest import CHROMIUM, _spki_pin
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                # Trust exactly the provider's certificate key, not "ignore all certificate errors".
+                f"--ignore-certificate-errors-spki-list={_spki_pin(Path(openid_provider.server_cert))}",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def provider_page(provider_browser) -> Iterator[object]:
+    """A watched page in a fresh browser context (no cookies from another test)."""
+    from tests.browser.conftest import DESKTOP
+    from tests.browser.page_checks import BrowserWatch
+
+    context = provider_browser.new_context(viewport=DESKTOP, locale="en-GB")
+    watch = BrowserWatch.install(context)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.watch = watch  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+@pytest.fixture()
+def provider_screenshot(request: pytest.FixtureRequest):
+    """`provider_screenshot(page, "name")` saves test-artifacts/screenshots/<test>-<name>.png (git-ignored)."""
+    from tests.browser.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

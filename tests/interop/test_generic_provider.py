@@ -205,3 +205,13 @@ def test_an_untouched_token_after_a_refused_one_signs_in(generic_webapp, openid_
     openid_provider.misbehave_next_id_token(claims={"aud": "somebody-else"})
     assert sign_in(provider_person, generic_webapp, "ada").status == 400
     assert sign_in(provider_person, generic_webapp, "ada").heading() == "Welcome, Ada Lovelace"
+
+
+def test_cancelling_at_the_provider_leads_to_the_cancelled_page(generic_webapp, openid_provider, provider_person):
+    login = provider_person.get(generic_webapp.url("/auth/sign-in"))
+    assert login.url.startswith(f"{openid_provider.issuer}/interaction/")
+    # oidc-provider's "[ Cancel ]" aborts the interaction: access_denied back to the redirect URI.
+    cancelled = provider_person.get(login.link("Cancel"))
+    assert cancelled.url == generic_webapp.url("/signed-in-cancelled") and cancelled.status == 200
+    claims = provider_person.http.get(generic_webapp.url("/claims"), allow_redirects=False, timeout=15)
+    assert claims.status_code == 302, "a cancelled sign-in leaves nobody signed in"
