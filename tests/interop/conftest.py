@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
 import trustme
@@ -25,6 +26,7 @@ from werkzeug.serving import make_server as make_wsgi_server
 
 from ciam_webapp import Settings, create_app
 from tests.conftest import SUITE_SECRETS, WebApp
+from tests.support.certificates import GeneratedCertificate, make_certificate
 from tests.support.person import Person
 from tests.support.servers import ServerThread, free_port
 
@@ -64,6 +66,9 @@ class OpenIdProvider:
     client_secret: str = field(repr=False)
     control_token: str = field(repr=False)
     log_path: Path
+    # A second registration for an app that authenticates with a certificate (private_key_jwt).
+    certificate_client_id: str
+    client_certificate: GeneratedCertificate = field(repr=False)
     accounts: dict[str, dict[str, Any]] = field(default_factory=lambda: ACCOUNTS)
 
     @property
@@ -132,7 +137,18 @@ def generic_app_base_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def openid_provider(tmp_path_factory: pytest.TempPathFactory, generic_app_base_url: str) -> Iterator[OpenIdProvider]:
+def certificate_app_base_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def _public_jwk(certificate: GeneratedCertificate) -> dict[str, Any]:
+    return json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(certificate.private_key.public_key()))
+
+
+@pytest.fixture(scope="session")
+def openid_provider(
+    tmp_path_factory: pytest.TempPathFactory, generic_app_base_url: str, certificate_app_base_url: str
+) -> Iterator[OpenIdProvider]:
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail(f"oidc-provider is not installed: run `make test` (it runs npm ci in {PROVIDER_DIR})")
     directory = tmp_path_factory.mktemp("oidc-provider")
@@ -143,6 +159,8 @@ def openid_provider(tmp_path_factory: pytest.TempPathFactory, generic_app_base_u
     client_secret = secrets.token_urlsafe(32)
     control_token = secrets.token_urlsafe(32)
     SUITE_SECRETS.update({client_secret, control_token})
+    certificate_client_id = f"webapp-cert-{secrets.token_hex(4)}"
+    client_certificate = make_certificate("ciam-webapp interop client")
     config = {
         "issuer": issuer,
         "host": "127.0.0.1",
@@ -162,7 +180,21 @@ def openid_provider(tmp_path_factory: pytest.TempPathFactory, generic_app_base_u
                 "id_token_signed_response_alg": "RS256",
                 "grant_types": ["authorization_code"],
                 "response_types": ["code"],
-            }
+            },
+            # The same app with a certificate instead (CLIENT_CERTIFICATE_PATH): MSAL signs a PS256
+            # client assertion; the provider knows only the public key.
+            {
+                "client_id": certificate_client_id,
+                "client_name": "Contoso customer account (certificate)",
+                "redirect_uris": [f"{certificate_app_base_url}/auth/redirect"],
+                "post_logout_redirect_uris": [f"{certificate_app_base_url}/"],
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_signing_alg": "PS256",
+                "jwks": {"keys": [_public_jwk(client_certificate)]},
+                "id_token_signed_response_alg": "RS256",
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+            },
         ],
         "accounts": ACCOUNTS,
         "control_token": control_token,
@@ -186,6 +218,8 @@ def openid_provider(tmp_path_factory: pytest.TempPathFactory, generic_app_base_u
             client_secret=client_secret,
             control_token=control_token,
             log_path=log_path,
+            certificate_client_id=certificate_client_id,
+            client_certificate=client_certificate,
         )
     finally:
         process.terminate()
@@ -222,6 +256,28 @@ def generic_webapp(
     port = int(generic_app_base_url.rsplit(":", 1)[1])
     server = ServerThread(make_wsgi_server("127.0.0.1", port, app, threaded=True))
     yield WebApp(base_url=generic_app_base_url, app=app, settings=settings)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate_webapp(
+    openid_provider: OpenIdProvider, certificate_app_base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebApp]:
+    """The app registered as the provider's second client, authenticating with a certificate."""
+    directory = tmp_path_factory.mktemp("certificate-webapp")
+    pem = openid_provider.client_certificate.write_pem(directory / "client.pem")
+    settings = generic_app_settings(
+        openid_provider,
+        certificate_app_base_url,
+        directory,
+        CLIENT_ID=openid_provider.certificate_client_id,
+        CLIENT_SECRET="",
+        CLIENT_CERTIFICATE_PATH=str(pem),
+    )
+    app = create_app(settings)
+    port = int(certificate_app_base_url.rsplit(":", 1)[1])
+    server = ServerThread(make_wsgi_server("127.0.0.1", port, app, threaded=True))
+    yield WebApp(base_url=certificate_app_base_url, app=app, settings=settings)
     server.stop()
 
 

@@ -215,3 +215,14 @@ def test_cancelling_at_the_provider_leads_to_the_cancelled_page(generic_webapp, 
     assert cancelled.url == generic_webapp.url("/signed-in-cancelled") and cancelled.status == 200
     claims = provider_person.http.get(generic_webapp.url("/claims"), allow_redirects=False, timeout=15)
     assert claims.status_code == 302, "a cancelled sign-in leaves nobody signed in"
+
+
+def test_an_app_with_a_certificate_signs_in_with_private_key_jwt(certificate_webapp, openid_provider, provider_person):
+    openid_provider.forget_received()
+    home = sign_in(provider_person, certificate_webapp, "grace")
+    assert home.url == certificate_webapp.url("/") and home.heading() == "Welcome, Grace Hopper"
+    [token] = openid_provider.received()["token"]
+    assert token["status"] == 200 and token["client_id"] == openid_provider.certificate_client_id
+    # MSAL's client assertion (PS256, x5t#S256), checked by the provider against the registered key.
+    assert {"client_assertion", "client_assertion_type"} <= set(token["parameters"])
+    assert "client_secret" not in token["parameters"]
