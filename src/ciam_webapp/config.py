@@ -211,29 +211,38 @@ def _generic_provider_settings(reader: _Reader) -> dict[str, object]:
     scopes = reader.optional("OIDC_SCOPES")
     if issuer is None:
         if scopes is not None:
-            raise ConfigError("OIDC_SCOPES is set but OIDC_ISSUER is not: OIDC_SCOPES only applies to a generic "
-                              "OpenID Provider, so set OIDC_ISSUER or unset OIDC_SCOPES")
+            raise ConfigError(
+                "OIDC_SCOPES is set but OIDC_ISSUER is not: OIDC_SCOPES only applies to a generic "
+                "OpenID Provider, so set OIDC_ISSUER or unset OIDC_SCOPES"
+            )
         return {}
     parts = urlsplit(issuer)
     # MSAL's oidc_authority needs https and at least one path segment (it refuses anything else), and
     # OpenID Connect Discovery 1.0 §2 forbids a query or fragment in an issuer.
     if parts.scheme != "https" or not parts.hostname:
-        raise ConfigError(f"OIDC_ISSUER must be an https URL (MSAL talks to OpenID Providers over https only), "
-                          f"got {issuer!r}")
+        raise ConfigError(
+            f"OIDC_ISSUER must be an https URL (MSAL talks to OpenID Providers over https only), got {issuer!r}"
+        )
     if not parts.path.strip("/"):
-        raise ConfigError(f"OIDC_ISSUER must have a path, e.g. https://id.example.com/oidc, got {issuer!r}: MSAL "
-                          f"cannot use an issuer without one, so serve the provider under a path")
+        raise ConfigError(
+            f"OIDC_ISSUER must have a path, e.g. https://id.example.com/oidc, got {issuer!r}: MSAL "
+            f"cannot use an issuer without one, so serve the provider under a path"
+        )
     if parts.query or parts.fragment:
         raise ConfigError(f"OIDC_ISSUER must not have a query or fragment (OpenID Connect Discovery), got {issuer!r}")
     conflicting = [name for name in ENTRA_ONLY_VARIABLES if reader.optional(name) is not None]
     if conflicting:
-        raise ConfigError(f"{', '.join(conflicting)} only apply to Entra External ID, but OIDC_ISSUER selects a "
-                          f"generic OpenID Provider: unset {', '.join(conflicting)}, or unset OIDC_ISSUER")
+        raise ConfigError(
+            f"{', '.join(conflicting)} only apply to Entra External ID, but OIDC_ISSUER selects a "
+            f"generic OpenID Provider: unset {', '.join(conflicting)}, or unset OIDC_ISSUER"
+        )
     scope_list = tuple((scopes or "email").split())
     reserved = sorted(MSAL_RESERVED_SCOPES.intersection(scope_list))
     if reserved:
-        raise ConfigError(f"OIDC_SCOPES must not list {', '.join(reserved)}: MSAL always asks for openid, "
-                          f"profile and offline_access itself")
+        raise ConfigError(
+            f"OIDC_SCOPES must not list {', '.join(reserved)}: MSAL always asks for openid, "
+            f"profile and offline_access itself"
+        )
     return {"oidc_issuer": issuer, "oidc_scopes": scope_list}
 
 
