@@ -297,34 +297,32 @@ def _provider_behaves_again(request: pytest.FixtureRequest) -> Iterator[None]:
         provider.behave()
 
 
-# -- Debian's chromium for the browser journey (tests/browser/conftest.py launches it the same way) --
+# -- Debian's chromium for the browser journey, launched as tests/browser/conftest.py launches it ---------
 
 
 @pytest.fixture(scope="session")
-def provider_browser(openid_provider: OpenIdProvider) -> Iterator[object]:
+def provider_browser(playwright, openid_provider: OpenIdProvider) -> Iterator[object]:
+    """A chromium that trusts the provider's certificate key (tests/browser's trusts the emulator's)."""
     from tests.browser.conftest import CHROMIUM, _spki_pin
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                # Trust exactly the provider's certificate key, not "ignore all certificate errors".
-                f"--ignore-certificate-errors-spki-list={_spki_pin(Path(openid_provider.server_cert))}",
-            ],
-        )
-        yield browser
-        browser.close()
+    provider_browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            # Trust exactly the provider's certificate key, not "ignore all certificate errors".
+            f"--ignore-certificate-errors-spki-list={_spki_pin(Path(openid_provider.server_cert))}",
+        ],
+    )
+    yield provider_browser
+    provider_browser.close()
 
 
 @pytest.fixture()
