@@ -190,7 +190,9 @@ class EntraClient:
 
     def _check_response_issuer(self, auth_response: dict[str, str]) -> None:
         """RFC 9207 (mix-up defence): an `iss` in the authorization response must be our provider's,
-        and a provider that promises to send it must have sent it. Entra neither sends nor promises it."""
+        and a provider that promises to send it must have sent it. UNSURE whether Entra sends or
+        announces it (not found in its documentation; the emulator does neither); either way a sent
+        `iss` must be the discovery issuer."""
         metadata = self.metadata.get()
         iss = auth_response.get("iss")
         if iss is None:
