@@ -27,10 +27,24 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# panva's oidc-provider (from npm) for the interop tests: `npm ci` from the committed lockfile whenever
+# node_modules is missing or package.json / the lockfile changed. Installs Debian's nodejs and npm if
+# they are missing.
+INTEROP_OP     := tests/interop/oidc-provider
+INTEROP_STAMP  := $(INTEROP_OP)/node_modules/.installed-stamp
+
+$(INTEROP_STAMP): $(INTEROP_OP)/package.json $(INTEROP_OP)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "Installing Debian's nodejs and npm for the interop tests..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(INTEROP_OP) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: $(STAMP)
 	$(PY) scripts/run_local.py --app-port $(APP_PORT) --emulator-port $(EMULATOR_PORT)
 
-test: $(STAMP) browser
+test: $(STAMP) browser $(INTEROP_STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks
 	$(PY) -m pytest
 
@@ -48,4 +62,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) instance test-artifacts .pytest_cache
+	rm -rf $(VENV) instance test-artifacts .pytest_cache $(INTEROP_OP)/node_modules

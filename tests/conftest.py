@@ -267,4 +267,14 @@ def app_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """One Playwright (sync API) for the whole run, shared by every browser fixture: a thread can run
+    only one sync Playwright at a time, and tests/browser and tests/interop each launch a chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as instance:
+        yield instance
+
+
 __all__ = ["Customer", "Page", "Person", "ServerThread", "Tenant", "WebApp", "free_port"]

@@ -70,21 +70,22 @@ def create_app(settings: Settings | None = None) -> Flask:
             http=tenant_http,
             timeout=settings.http_timeout,
             tenant_id=settings.tenant_id,
+            oidc_issuer=settings.oidc_issuer,  # None: Entra External ID
         ),
         graph=GraphClient(settings.graph_endpoint, graph_http),
         token_cache_codec=TokenCacheCodec(settings.token_cache_keys, secret_key=settings.secret_key),
         session_store=session_store_for(settings),
         browser_sealer=browser_state_sealer(settings.secret_key),
         session_policy=SessionPolicy(
-            sign_in_scopes=settings.graph_scopes,
-            mfa_scope=settings.mfa_scope,
+            sign_in_scopes=settings.sign_in_scopes,
+            mfa_scope=settings.mfa_scope or None,
             step_up_max_age=settings.step_up_max_age,
             lifetime=settings.session_lifetime,
         ),
         clock=time.time,
     )
 
-    from .web import auth, browser_session, errors, health, main, profile, rate_limits, security
+    from .web import auth, browser_session, errors, health, main, profile, provider_features, rate_limits, security
 
     browser_session.install_browser_session(app, secure=settings.serves_https)
     CSRFProtect(app)
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.register_redirect_route(app, settings.redirect_path)
     rate_limits.install_rate_limits(app, settings)
     errors.register_error_handlers(app)
+    provider_features.install(app)
     security.install_security_headers(app, tenant_origin=settings.authority_origin, serves_https=settings.serves_https)
     main.install_page_context(app)
     return app

@@ -6,6 +6,10 @@ The app authenticates to the tenant with a client secret or, instead, a certific
 (CLIENT_CERTIFICATE_PATH, a PEM file with the private key and the certificate).
 Everything is validated once, at start-up: a missing value or one of the sample's `Enter_the_...`
 placeholders stops the app with a message naming the variable and how to fix it.
+
+OIDC_ISSUER switches the app from Entra External ID to any standard OpenID Provider: sign-in, the
+claims page and sign-out only, since the Graph profile and the MFA-gated edit exist only in Entra
+(see `_generic_provider_settings`).
 """
 
 from __future__ import annotations
@@ -71,9 +75,16 @@ class Settings:
     instance_dir: str = ""
     log_level: str = "INFO"
     trusted_proxies: int = 0
+    # -- A generic OpenID Provider instead of Entra External ID (OIDC_ISSUER). When it is set,
+    # tenant_subdomain and mfa_scope are empty and the Graph settings are unused.
+    oidc_issuer: str | None = None
+    oidc_scopes: tuple[str, ...] = ("email",)
 
     def __post_init__(self) -> None:
-        if not self.authority:
+        if self.oidc_issuer:
+            # MSAL's oidc_authority: it appends "/.well-known/openid-configuration" itself.
+            object.__setattr__(self, "authority", self.oidc_issuer.rstrip("/"))
+        elif not self.authority:
             # MSAL derives `{sub}.onmicrosoft.com` as the tenant of a path-less ciamlogin.com authority.
             object.__setattr__(self, "authority", f"https://{self.tenant_subdomain}.ciamlogin.com/")
         elif urlsplit(self.authority).path.strip("/"):
@@ -94,6 +105,16 @@ class Settings:
         if self.client_certificate.passphrase:
             credential["passphrase"] = self.client_certificate.passphrase
         return credential
+
+    @property
+    def uses_entra(self) -> bool:
+        """Entra External ID (the default), or a generic OpenID Provider named by OIDC_ISSUER."""
+        return self.oidc_issuer is None
+
+    @property
+    def sign_in_scopes(self) -> tuple[str, ...]:
+        """Asked for at sign-in: Graph's (Entra), or OIDC_SCOPES; MSAL adds openid, profile, offline_access."""
+        return self.graph_scopes if self.uses_entra else self.oidc_scopes
 
     @property
     def authority_origin(self) -> str:
@@ -124,6 +145,7 @@ class Settings:
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
         reader = _Reader(values)
+        generic = _generic_provider_settings(reader)
         instance_dir = reader.optional("INSTANCE_DIR") or str(Path.cwd() / "instance")
         client_id = reader.required("CLIENT_ID", "the Application (client) ID of the web app registration")
         client_secret, certificate_path, certificate = reader.client_credential()
@@ -132,13 +154,19 @@ class Settings:
             client_secret=client_secret,
             client_certificate_path=certificate_path,
             client_certificate=certificate,
-            tenant_subdomain=reader.required(
-                "TENANT_SUBDOMAIN", "the part before .ciamlogin.com of your external tenant"
+            tenant_subdomain=""
+            if generic
+            else reader.required(
+                "TENANT_SUBDOMAIN",
+                "the part before .ciamlogin.com of your external tenant (or set OIDC_ISSUER to use another "
+                "OpenID Provider)",
             ),
             redirect_uri=reader.url("REDIRECT_URI", "e.g. http://localhost:5000/auth/redirect"),
             post_logout_redirect_uri=reader.url("POST_LOGOUT_REDIRECT_URI", "e.g. http://localhost:5000/"),
             secret_key=reader.secret_key(),
-            mfa_scope=reader.required("MFA_SCOPE", "the MFA-guarded scope, api://<mfa-app client id>/User.MFA"),
+            mfa_scope=""
+            if generic
+            else reader.required("MFA_SCOPE", "the MFA-guarded scope, api://<mfa-app client id>/User.MFA"),
             authority=reader.optional_url("AUTHORITY") or "",
             tenant_id=reader.optional("TENANT_ID"),
             graph_endpoint=(reader.optional_url("GRAPH_ENDPOINT") or cls.graph_endpoint).rstrip("/"),
@@ -161,14 +189,72 @@ class Settings:
             instance_dir=instance_dir,
             log_level=(reader.optional("LOG_LEVEL") or "INFO").upper(),
             trusted_proxies=int(reader.number("TRUSTED_PROXIES", 0, minimum=0)),
+            **generic,
         )
         if settings.session_type == "redis" and not settings.redis_url:
             raise ConfigError("REDIS_URL is required when SESSION_TYPE=redis, e.g. redis://127.0.0.1:6379/0")
-        if not settings.mfa_scope.startswith("api://") or "/" not in settings.mfa_scope[len("api://") :]:
+        if settings.uses_entra and (
+            not settings.mfa_scope.startswith("api://") or "/" not in settings.mfa_scope[len("api://") :]
+        ):
             raise ConfigError(
                 f"MFA_SCOPE must look like api://<mfa-app client id>/User.MFA, got {settings.mfa_scope!r}"
             )
         return settings
+
+
+# -- A generic OpenID Provider (OIDC_ISSUER) --------------------------------------------------------
+
+# Settings that only mean something with Entra External ID; set together with OIDC_ISSUER they would
+# be silently ignored, so they are refused instead.
+ENTRA_ONLY_VARIABLES = ("TENANT_SUBDOMAIN", "AUTHORITY", "TENANT_ID", "MFA_SCOPE", "GRAPH_ENDPOINT", "GRAPH_SCOPES")
+# MSAL adds these to every request itself and refuses them in a scope list.
+MSAL_RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
+
+
+def _generic_provider_settings(reader: _Reader) -> dict[str, object]:
+    """The Settings fields for OIDC_ISSUER and OIDC_SCOPES; empty (Entra External ID) when unset.
+
+    Required in both modes: CLIENT_ID, CLIENT_SECRET or CLIENT_CERTIFICATE_PATH, REDIRECT_URI,
+    POST_LOGOUT_REDIRECT_URI, SECRET_KEY. Entra only: TENANT_SUBDOMAIN and MFA_SCOPE (required),
+    AUTHORITY, TENANT_ID, GRAPH_ENDPOINT, GRAPH_SCOPES (optional). Generic only: OIDC_ISSUER, OIDC_SCOPES.
+    """
+    issuer = reader.optional("OIDC_ISSUER")
+    scopes = reader.optional("OIDC_SCOPES")
+    if issuer is None:
+        if scopes is not None:
+            raise ConfigError(
+                "OIDC_SCOPES is set but OIDC_ISSUER is not: OIDC_SCOPES only applies to a generic "
+                "OpenID Provider, so set OIDC_ISSUER or unset OIDC_SCOPES"
+            )
+        return {}
+    parts = urlsplit(issuer)
+    # MSAL's oidc_authority needs https and at least one path segment (it refuses anything else), and
+    # OpenID Connect Discovery 1.0 §2 forbids a query or fragment in an issuer.
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(
+            f"OIDC_ISSUER must be an https URL (MSAL talks to OpenID Providers over https only), got {issuer!r}"
+        )
+    if not parts.path.strip("/"):
+        raise ConfigError(
+            f"OIDC_ISSUER must have a path, e.g. https://id.example.com/oidc, got {issuer!r}: MSAL "
+            f"cannot use an issuer without one, so serve the provider under a path"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"OIDC_ISSUER must not have a query or fragment (OpenID Connect Discovery), got {issuer!r}")
+    conflicting = [name for name in ENTRA_ONLY_VARIABLES if reader.optional(name) is not None]
+    if conflicting:
+        raise ConfigError(
+            f"{', '.join(conflicting)} only apply to Entra External ID, but OIDC_ISSUER selects a "
+            f"generic OpenID Provider: unset {', '.join(conflicting)}, or unset OIDC_ISSUER"
+        )
+    scope_list = tuple((scopes or "email").split())
+    reserved = sorted(MSAL_RESERVED_SCOPES.intersection(scope_list))
+    if reserved:
+        raise ConfigError(
+            f"OIDC_SCOPES must not list {', '.join(reserved)}: MSAL always asks for openid, "
+            f"profile and offline_access itself"
+        )
+    return {"oidc_issuer": issuer, "oidc_scopes": scope_list}
 
 
 class _Reader:

@@ -32,28 +32,26 @@ def _spki_pin(cert_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(tenant) -> Iterator[object]:
+def browser(tenant, playwright) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     server_cert = Path(tenant.ca_bundle).parent / "server.pem"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--ignore-certificate-errors-spki-list={_spki_pin(server_cert)}",
-            ],
-        )
-        yield browser
-        browser.close()
+    # One Playwright for the whole run (tests/conftest.py): a thread can drive only one at a time.
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--ignore-certificate-errors-spki-list={_spki_pin(server_cert)}",
+        ],
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture()

@@ -4,6 +4,9 @@ MSAL keeps one token cache per application object, so a `ConfidentialClientAppli
 call around the caller's own `SerializableTokenCache`; what is expensive is shared process-wide: the
 HTTP session (connection pool) and MSAL's `http_cache`, so tenant discovery is fetched once per
 process, not per request. Nothing here imports Flask: callers pass the cache and flow in and out.
+
+The same facade serves a generic OpenID Provider (`oidc_issuer`): MSAL is then built with
+`oidc_authority=`, ID tokens are checked without `tid`, and no Entra-only parameter is sent.
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ TRANSPORT_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError)
 # We use response_mode=query on purpose (the README's security notes explain why). The filter is
 # installed once at import: warnings.catch_warnings() per call is not thread-safe.
 warnings.filterwarnings("ignore", message=r"response_mode='form_post' is recommended", category=UserWarning)
-# Declaring CAE capability lets resources (Graph) send claims challenges, which we honour.
+# Declaring CAE capability lets resources (Graph) send claims challenges, which we honour. Only for
+# Entra: `xms_cc` means nothing to other providers, and without Graph there is no challenge to honour.
 CLIENT_CAPABILITIES = ["cp1"]
+# Entra External ID documents prompt=create; "Initiating User Registration via OpenID Connect 1.0"
+# defines the same value for any provider that lists it in discovery's prompt_values_supported.
+PROMPT_CREATE = "create"
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,11 @@ class EntraClient:
         http: requests.Session,
         timeout: float,
         tenant_id: str | None = None,
+        oidc_issuer: str | None = None,
     ) -> None:
         self.client_id = client_id
+        # None: Entra External ID (`authority`). Set: a generic OpenID Provider with this issuer.
+        self.oidc_issuer = oidc_issuer
         self._client_credential = client_credential
         self.authority = authority
         self.redirect_uri = redirect_uri
@@ -73,28 +83,38 @@ class EntraClient:
         self._timeout = timeout
         # MSAL's HTTP cache: discovery answers (and its throttling state) shared by every per-request app.
         self._http_cache: dict[str, Any] = {}
-        self.metadata = MetadataProvider(authority, http)
+        self.metadata = MetadataProvider(authority, http, oidc_issuer=oidc_issuer)
         self.id_tokens = IdTokenValidator(
             metadata=self.metadata,
             jwks=JwksCache(self.metadata, http),
             client_id=client_id,
             tenant_id=tenant_id,
+            require_tid=oidc_issuer is None,
         )
+
+    @property
+    def is_entra(self) -> bool:
+        return self.oidc_issuer is None
 
     # -- building MSAL around one user's cache -------------------------------------------------
 
     def _msal_app(self, cache: msal.SerializableTokenCache | None) -> msal.ConfidentialClientApplication:
+        if self.is_entra:
+            provider: dict[str, Any] = {"authority": self.authority, "client_capabilities": CLIENT_CAPABILITIES}
+        else:
+            # MSAL fetches {authority}/.well-known/openid-configuration and checks its issuer; it needs
+            # https and a path segment in the issuer (config.py refuses an OIDC_ISSUER without them).
+            provider = {"oidc_authority": self.authority}
         try:
             return msal.ConfidentialClientApplication(
                 self.client_id,
                 client_credential=self._client_credential,
-                authority=self.authority,
                 token_cache=cache,
                 http_client=self.http,
                 http_cache=self._http_cache,
                 timeout=self._timeout,
                 instance_discovery=False,  # CIAM hosts skip it anyway; a local tenant must skip it
-                client_capabilities=CLIENT_CAPABILITIES,
+                **provider,
             )
         except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"tenant discovery failed: {type(exc).__name__}") from exc
@@ -103,6 +123,10 @@ class EntraClient:
             raise TenantUnavailable(f"tenant discovery refused: {exc}") from exc
 
     # -- sign-in ----------------------------------------------------------------------------------
+
+    def offers_sign_up(self) -> bool:
+        """Whether the provider opens a sign-up page for prompt=create (Entra always; others if they say so)."""
+        return self.is_entra or PROMPT_CREATE in self.metadata.get().prompt_values_supported
 
     def start_sign_in(
         self,
@@ -132,6 +156,7 @@ class EntraClient:
             raise SignInError("no sign-in was started in this browser session (login CSRF or expired flow)")
         if auth_response.get("state") != flow["state"]:
             raise SignInError("state in the callback does not match the sign-in this session started")
+        self._check_response_issuer(auth_response)
         if "code" not in auth_response and "error" in auth_response:
             raise SignInError(
                 f"tenant returned error {auth_response.get('error')!r}",
@@ -147,6 +172,10 @@ class EntraClient:
             raise SignInError(f"callback refused by MSAL: {exc}") from exc
         except RuntimeError as exc:  # MSAL: nonce mismatch, max_age without auth_time
             raise SignInError(f"ID token refused by MSAL: {exc}") from exc
+        except KeyError as exc:
+            # MSAL indexes the response while caching it: without client_info (any non-Entra provider)
+            # it keys the account on the ID token's `sub`, and a token without one raises KeyError.
+            raise SignInError(f"token response refused by MSAL: it lacks {exc}") from exc
         if "error" in result:
             error = _token_endpoint_error(result, during="code redemption")
             if isinstance(error, TenantUnavailable):
@@ -158,6 +187,20 @@ class EntraClient:
         claims = self.id_tokens.validate(id_token, expected_nonce=_nonce_hash(flow.get("nonce")))
         home_account_id = _home_account_id(result, claims)
         return SignedIn(claims=claims, id_token=id_token, home_account_id=home_account_id)
+
+    def _check_response_issuer(self, auth_response: dict[str, str]) -> None:
+        """RFC 9207 (mix-up defence): an `iss` in the authorization response must be our provider's,
+        and a provider that promises to send it must have sent it. UNSURE whether Entra sends or
+        announces it (not found in its documentation; the emulator does neither); either way a sent
+        `iss` must be the discovery issuer."""
+        metadata = self.metadata.get()
+        iss = auth_response.get("iss")
+        if iss is None:
+            if metadata.authorization_response_iss_parameter_supported:
+                raise SignInError("authorization response has no iss although the provider always sends it")
+            return
+        if iss != metadata.issuer:
+            raise SignInError(f"authorization response iss {iss!r} is not the provider's issuer {metadata.issuer!r}")
 
     # -- tokens for APIs ---------------------------------------------------------------------------
 
@@ -191,13 +234,18 @@ class EntraClient:
     # -- sign-out ----------------------------------------------------------------------------------
 
     def sign_out_url(self, id_token_claims: dict[str, Any] | None) -> str:
-        # Entra documents post_logout_redirect_uri and logout_hint (the optional `login_hint` claim).
+        # Entra documents post_logout_redirect_uri and logout_hint (the optional `login_hint` claim);
+        # OpenID Connect RP-Initiated Logout 1.0 takes client_id in place of id_token_hint.
         # No id_token_hint: an ID token in a URL ends up in proxy and server logs.
+        end_session_endpoint = self.metadata.get().end_session_endpoint
+        if end_session_endpoint is None:
+            # A generic provider without RP-Initiated Logout: only the app's own session can end here.
+            return self.post_logout_redirect_uri
         params = {"post_logout_redirect_uri": self.post_logout_redirect_uri, "client_id": self.client_id}
         login_hint = (id_token_claims or {}).get("login_hint")
         if login_hint:
             params["logout_hint"] = login_hint
-        return f"{self.metadata.get().end_session_endpoint}?{urlencode(params)}"
+        return f"{end_session_endpoint}?{urlencode(params)}"
 
 
 def _nonce_hash(nonce: str | None) -> str | None:

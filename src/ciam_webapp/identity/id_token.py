@@ -4,6 +4,9 @@ Checks, in order: algorithm is RS256 (never `none` or an HMAC), signature agains
 (cached; refetched at most once per unknown `kid`), `iss` equals the discovery issuer, `aud`
 contains our client id (and `azp` is us when there are several audiences), `exp`/`nbf`/`iat` with a
 small leeway, `tid` is our tenant, and `nonce` matches the one this sign-in sent.
+
+With a generic OpenID Provider (OIDC_ISSUER) every check stays except `tid`: it is Entra's claim, not
+OpenID Connect's, and the issuer alone identifies such a provider.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from .metadata import MetadataProvider
 
 ALLOWED_ALGORITHMS = ("RS256",)
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "tid")
+# OpenID Connect Core 1.0 §2: what every ID token carries (nonce is checked separately when sent).
+OIDC_REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub")
 
 
 class JwksCache:
@@ -94,12 +99,16 @@ class IdTokenValidator:
         client_id: str,
         tenant_id: str | None = None,
         leeway: float = 120.0,
+        require_tid: bool = True,
     ) -> None:
         self._metadata = metadata
         self._jwks = jwks
         self._client_id = client_id
         self._tenant_id = tenant_id
         self._leeway = leeway
+        # False only for a generic OpenID Provider: Entra's tokens must always name our tenant.
+        self._require_tid = require_tid
+        self._required_claims = list(REQUIRED_CLAIMS if require_tid else OIDC_REQUIRED_CLAIMS)
 
     def validate(self, id_token: str, *, expected_nonce: str | None) -> dict[str, Any]:
         header = _unverified_header(id_token)
@@ -119,7 +128,7 @@ class IdTokenValidator:
                 audience=self._client_id,
                 issuer=metadata.issuer,
                 leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
+                options={"require": self._required_claims, "verify_iat": True},
             )
         except jwt.InvalidSignatureError as exc:
             raise IdTokenError("ID token signature does not verify") from exc
@@ -137,9 +146,10 @@ class IdTokenValidator:
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if len(audiences) > 1 and claims.get("azp") != self._client_id:
             raise IdTokenError("ID token has several audiences and azp is not this app")
-        expected_tid = self._tenant_id or metadata.tenant_id
-        if str(claims["tid"]).lower() != expected_tid.lower():
-            raise IdTokenError(f"ID token tid {claims['tid']!r} is not this tenant ({expected_tid})")
+        if self._require_tid:
+            expected_tid = self._tenant_id or metadata.tenant_id
+            if str(claims["tid"]).lower() != expected_tid.lower():
+                raise IdTokenError(f"ID token tid {claims['tid']!r} is not this tenant ({expected_tid})")
         if expected_nonce is not None:
             nonce = claims.get("nonce")
             if not isinstance(nonce, str) or not hmac.compare_digest(nonce, expected_nonce):
