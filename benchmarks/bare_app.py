@@ -9,23 +9,30 @@ and the real profile page is what the identity layer costs.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import Flask, render_template
 
 import ciam_webapp
+from ciam_webapp.graph import PROFILE_FIELDS, Profile
+from ciam_webapp.profile_edit import language_name
 
 PACKAGE_DIR = Path(ciam_webapp.__file__).resolve().parent
 
-# What the emulator's Graph /me answers for a customer, in the shape the real view passes on.
-SAMPLE_PROFILE = {
-    "id": "00000000-0000-4000-8000-000000000001",
-    "displayName": "Bench Customer",
-    "givenName": None,
-    "surname": None,
-    "mail": "bench@contoso.example",
-    "userPrincipalName": "bench@contoso.example",
-}
-SAMPLE_USER = {"name": "Bench Customer", "preferred_username": "bench@contoso.example"}
+# What the emulator's Graph /me answers for a new customer, in the shape the real view passes on
+# (every selected property, unset ones as None).
+SAMPLE_PROFILE = Profile(
+    {
+        **dict.fromkeys(PROFILE_FIELDS),
+        "id": "00000000-0000-4000-8000-000000000001",
+        "displayName": "Bench Customer",
+        "mail": "bench@contoso.example",
+        "userPrincipalName": "bench@contoso.example",
+    }
+)
+# What the real app's page context gives base.html (web/main.py, web/provider_features.py), as constants.
+SAMPLE_USER = SimpleNamespace(display_name="Bench Customer")
+OFFERS = SimpleNamespace(entra=True, profile=True, sign_up=True, provider_name="Microsoft Entra External ID")
 
 
 def create_bare_app() -> Flask:
@@ -46,7 +53,12 @@ def create_bare_app() -> Flask:
         "auth.sign_out",
     ):
         app.add_url_rule(f"/_/{endpoint}", endpoint=endpoint, view_func=_nothing)
-    app.jinja_env.globals["csrf_token"] = lambda: "bare-app-has-no-csrf-token"
+    app.jinja_env.globals.update(
+        csrf_token=lambda: "bare-app-has-no-csrf-token",
+        current_user=lambda: SAMPLE_USER,  # the signed-in navigation, without a session behind it
+        take_notice=lambda: None,
+        offers=OFFERS,
+    )
 
     @app.get("/hello")
     def hello() -> str:
@@ -54,9 +66,9 @@ def create_bare_app() -> Flask:
 
     @app.get("/page")
     def page() -> str:
-        # An explicit `session` wins over Flask's own in the template context: render the signed-in
-        # navigation without any session machinery.
-        return render_template("profile.html", profile=SAMPLE_PROFILE, session={"user": SAMPLE_USER})
+        return render_template(
+            "profile.html", profile=SAMPLE_PROFILE, email=SAMPLE_PROFILE["mail"], language_name=language_name
+        )
 
     @app.get("/healthz")
     def healthz() -> str:

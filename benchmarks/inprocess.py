@@ -8,6 +8,8 @@ the emulator's, nor that of the harness's simulated person, which run elsewhere.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import statistics
 import threading
 import time
@@ -22,6 +24,8 @@ import requests
 from werkzeug.serving import make_server
 
 from ciam_webapp import create_app
+from ciam_webapp.sessions import RedisSessionStore, SqliteSessionStore
+from ciam_webapp.sessions.sign_in_session import TOKEN_CACHE
 from tests.support.person import Person
 from tests.support.servers import ServerThread, free_port
 
@@ -181,54 +185,97 @@ class SessionSize:
     bytes_per_user_max: int
     sealed_token_cache_bytes: int  # the encrypted MSAL cache, the biggest single value
     keys: list[str] = field(default_factory=list)
+    # What the store itself reports for one session with its overhead (Redis: MEMORY USAGE), if it can.
+    store_reported_bytes_max: int | None = None
 
 
-def filesystem_session_bytes(app: InProcessApp, sid: str) -> int:
-    cache = app.flask_app.session_interface.cache  # cachelib FileSystemCache
-    return Path(cache._get_filename(app.flask_app.config["SESSION_KEY_PREFIX"] + sid)).stat().st_size
+@dataclass
+class StoredSessionBytes:
+    """One session as its store holds it: what every field name and value takes, read from the store itself."""
+
+    total: int  # the session fields' names and stored values, the same measure for every store
+    values: dict[str, int]  # each session field's stored value, by field name
+    store_reported: int | None = None  # Redis: MEMORY USAGE of the hash (versions, `@ends`, overhead)
 
 
-def redis_session_bytes(app: InProcessApp, sid: str) -> int:
-    client: redis.Redis = app.flask_app.session_interface.client
-    return int(client.strlen(app.flask_app.config["SESSION_KEY_PREFIX"] + sid))
+def sqlite_session_bytes(path: Path, sid: str) -> StoredSessionBytes:
+    """The session's field rows in the embedded store's file: each field's name and stored value.
+
+    Read with a connection of its own, straight from `session_fields`, not through the store's API.
+    The per-row key, version and SQLite's page overhead are not counted.
+    """
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT name, value FROM session_fields WHERE sid = ?", (sid,)).fetchall()
+    values = {name: len(value) for name, value in rows if value is not None}
+    if not values:
+        raise RuntimeError("the embedded store holds no fields for this session")
+    return StoredSessionBytes(total=sum(len(name) + size for name, size in values.items()), values=values)
+
+
+def redis_session_bytes(client: redis.Redis, key: str) -> StoredSessionBytes:
+    """The session's hash in Redis: each field's name and stored value (its `v:` entries), and Redis' own
+    MEMORY USAGE of the whole key (versions, `@ends`, the key and Redis' encoding overhead included)."""
+    raw: dict[bytes, bytes] = client.hgetall(key)
+    values = {name[2:].decode(): len(value) for name, value in raw.items() if name.startswith(b"v:")}
+    if not values:
+        raise RuntimeError("Redis holds no session fields under this key")
+    usage = client.memory_usage(key, samples=0)
+    return StoredSessionBytes(
+        total=sum(len(name) + size for name, size in values.items()),
+        values=values,
+        store_reported=int(usage) if usage is not None else None,
+    )
+
+
+def stored_session_bytes(app: InProcessApp, sid: str) -> StoredSessionBytes:
+    store = app.flask_app.extensions["ciam"].session_store
+    if isinstance(store, SqliteSessionStore):
+        return sqlite_session_bytes(store.path, sid)
+    if isinstance(store, RedisSessionStore):
+        return redis_session_bytes(store.client, store.key(sid))
+    raise TypeError(f"no byte count for a {type(store).__name__}")
 
 
 def session_sizes(app: InProcessApp, tenant: Tenant, customers: list[Customer], store: str) -> SessionSize:
     """Sign each customer in, view the profile once (which adds the CSRF token), then weigh the session."""
-    measure = redis_session_bytes if store == "redis" else filesystem_session_bytes
-    sizes, token_cache_sizes, keys = [], [], []
+    sizes: list[StoredSessionBytes] = []
     for customer in customers:
         person = Person(tenant.ca_bundle)
         sign_in(person, tenant, app.base_url, customer)
-        person.get(app.base_url + "/profile")
-        sid = session_id(person)
-        sizes.append(measure(app, sid))
-        data = app.flask_app.session_interface._retrieve_session_data(app.flask_app.config["SESSION_KEY_PREFIX"] + sid)
-        token_cache_sizes.append(len(data["token_cache"]))
-        keys = sorted(data)
+        page = person.get(app.base_url + "/profile")
+        if page.status != 200 or page.path != "/profile":
+            raise RuntimeError(f"/profile answered {page.status} at {page.url}: the session was lost")
+        sizes.append(stored_session_bytes(app, session_id(person)))
+    reported = [s.store_reported for s in sizes if s.store_reported is not None]
     return SessionSize(
         store=store,
         users=len(customers),
-        bytes_per_user_mean=statistics.fmean(sizes),
-        bytes_per_user_max=max(sizes),
-        sealed_token_cache_bytes=max(token_cache_sizes),
-        keys=keys,
+        bytes_per_user_mean=statistics.fmean(s.total for s in sizes),
+        bytes_per_user_max=max(s.total for s in sizes),
+        sealed_token_cache_bytes=max(s.values.get(TOKEN_CACHE, 0) for s in sizes),
+        keys=sorted(set().union(*(s.values for s in sizes))),
+        store_reported_bytes_max=max(reported) if reported else None,
     )
 
 
-def redis_app_overrides(redis_url: str) -> dict[str, str]:
-    return {"SESSION_TYPE": "redis", "REDIS_URL": redis_url}
+def redis_app_overrides(redis_url: str, key_prefix: str) -> dict[str, str]:
+    # Rate-limit counters stay in the process: the bench leaves nothing in the shared Redis but the
+    # sessions it deletes afterwards (only sessions are measured here).
+    return {
+        "SESSION_TYPE": "redis",
+        "REDIS_URL": redis_url,
+        "SESSION_KEY_PREFIX": key_prefix,
+        "RATE_LIMIT_STORAGE_URL": "memory://",
+    }
 
 
-def redis_keys(redis_url: str, prefix: str) -> set[bytes]:
+def delete_redis_keys_with_prefix(redis_url: str, prefix: str) -> int:
+    """Delete the keys under this run's own prefix (nothing else in the shared Redis); returns how many."""
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    return set(client.scan_iter(match=prefix + "*", count=500))
-
-
-def delete_redis_keys(redis_url: str, keys: set[bytes]) -> None:
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
     if keys:
-        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         client.delete(*keys)
+    return len(keys)
 
 
 # -- round trips to the tenant and Graph per operation ---------------------------------------------
@@ -306,7 +353,7 @@ def _edit(person: Person, tenant: Tenant, app: InProcessApp, customer: Customer,
     page = finish_on_tenant(person, tenant, customer, page)
     if page.path != "/profile/edit" or page.status != 200:
         raise RuntimeError(f"the edit form did not open: {page.status} {page.url}")
-    page = person.submit(page, {"display_name": new_name, "mail": customer.email})
+    page = person.submit(page, {"displayName": new_name})
     if page.path != "/profile" or new_name not in page.text:
         raise RuntimeError(f"the edit was not saved: {page.status} {page.url}")
 

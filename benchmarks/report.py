@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import platform
 import subprocess
@@ -24,9 +26,9 @@ LIBRARIES = (
     "cryptography",
     "requests",
     "urllib3",
-    "flask-session",
-    "cachelib",
+    "msgspec",
     "flask-wtf",
+    "flask-limiter",
     "redis",
 )
 
@@ -42,6 +44,96 @@ THROUGHPUT_RATIO_TARGET = 0.8
 CALLBACK_CPU_P50_TARGET_MS = 5.0
 SESSION_BYTES_TARGET = 8 * 1024
 
+# The figures of the same bench on the session layer before its rewrite (Flask-Session over cachelib).
+BASELINE_PATH = Path(__file__).resolve().parent / "baseline-before-sessions.json"
+# The pages the before/after tables compare.
+COMPARED_PAGES = (SIGNED_IN_CLAIMS, SIGNED_IN_PROFILE)
+
+
+class BaselineError(ValueError):
+    """The baseline file is missing, unreadable or lacks a figure the report needs."""
+
+
+@dataclass(frozen=True)
+class BaselineCell:
+    subject: str
+    concurrency: int
+    req_per_s: float
+    ratio_to_bare_page: float
+    app_cpu_ms_per_req: float
+    cpu_ratio_to_bare_page: float
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """`make bench` figures measured on an earlier commit, to set the new run's figures against."""
+
+    commit: str
+    about: str
+    load_average: tuple[tuple[float, ...], tuple[float, ...]] | None
+    cells: list[BaselineCell]
+    page_cpu_p50_ms: dict[str, float]
+    callback_cpu_p50_ms: float | None
+
+    def cell(self, subject: str, concurrency: int) -> BaselineCell | None:
+        return next((c for c in self.cells if c.subject == subject and c.concurrency == concurrency), None)
+
+    def concurrencies(self) -> list[int]:
+        return sorted({c.concurrency for c in self.cells})
+
+
+def load_baseline(path: Path = BASELINE_PATH) -> Baseline:
+    """Read the baseline; a file that is there but wrong is an error that names what is wrong."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise BaselineError(f"{path.name}: cannot be read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise BaselineError(f"{path.name}: not JSON ({exc})") from None
+    try:
+        cells = [
+            BaselineCell(
+                subject=str(row["subject"]),
+                concurrency=int(row["concurrency"]),
+                req_per_s=_finite(row["req_per_s"]),
+                ratio_to_bare_page=_finite(row["ratio_to_bare_page"]),
+                app_cpu_ms_per_req=_finite(row["app_cpu_ms_per_req"]),
+                cpu_ratio_to_bare_page=_finite(row["cpu_ratio_to_bare_page"]),
+            )
+            for row in data["throughput"]
+        ]
+        commit = str(data["commit"])
+        load = data.get("load_average")
+        load_average = (tuple(map(float, load["start"])), tuple(map(float, load["end"]))) if load else None
+        page_cpu = {str(row["page"]): _finite(row["p50_ms"]) for row in data.get("page_cpu_in_process", [])}
+        callback = data.get("callback_cpu")
+        callback_p50 = _finite(callback["app_cpu"]["p50_ms"]) if callback else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BaselineError(f"{path.name}: a figure is missing or not a number ({type(exc).__name__}: {exc})") from None
+    missing = [
+        f"{page} at {concurrency}"
+        for page in COMPARED_PAGES
+        for concurrency in {c.concurrency for c in cells}
+        if not any(c.subject == page and c.concurrency == concurrency for c in cells)
+    ]
+    if not cells or missing:
+        raise BaselineError(f"{path.name}: no throughput row for {', '.join(missing) or 'any page'}")
+    return Baseline(
+        commit=commit,
+        about=str(data.get("about", "")),
+        load_average=load_average,
+        cells=cells,
+        page_cpu_p50_ms=page_cpu,
+        callback_cpu_p50_ms=callback_p50,
+    )
+
+
+def _finite(value: object) -> float:
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
 
 @dataclass
 class Results:
@@ -56,6 +148,7 @@ class Results:
     elapsed_seconds: float = 0.0
     rounds: int = 1
     load_average: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    baseline: Baseline | None = None
 
     def keep_best(self, result: LoadResult) -> None:
         """Keep `result` unless the same cell already has a faster one."""
@@ -228,11 +321,120 @@ def targets(results: Results) -> list[tuple[str, str, bool | None]]:
     return rows
 
 
+# -- before and after the session rewrite ---------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _landing(ratio: float | None) -> str:
+    if ratio is None:
+        return "not measured"
+    if ratio >= THROUGHPUT_RATIO_TARGET:
+        return "met"
+    return f"not met ({THROUGHPUT_RATIO_TARGET - ratio:.2f}× short)"
+
+
+def before_after_rows(results: Results) -> list[list[str]]:
+    """Per compared page and concurrency: the baseline's figures and this run's, and where this run lands."""
+    baseline = results.baseline
+    if baseline is None:
+        return []
+    rows = []
+    for page in COMPARED_PAGES:
+        for concurrency in sorted(set(baseline.concurrencies()) | set(results.concurrencies())):
+            before = baseline.cell(page, concurrency)
+            after = results.load_for(page, concurrency)
+            ratio_after = results.ratio(page, BARE_PAGE, concurrency)
+            rows.append(
+                [
+                    page,
+                    str(concurrency),
+                    _rate(before.req_per_s if before else None),
+                    _rate(after.throughput if after else None),
+                    _ms(before.app_cpu_ms_per_req if before else None),
+                    _ms(after.server_cpu_ms_per_request if after else None),
+                    _ratio_text(before.ratio_to_bare_page if before else None),
+                    _ratio_text(ratio_after),
+                    _ratio_text(before.cpu_ratio_to_bare_page if before else None),
+                    _ratio_text(results.cpu_ratio(page, BARE_PAGE, concurrency)),
+                    _landing(ratio_after),
+                ]
+            )
+    return rows
+
+
+BEFORE_AFTER_HEADER = [
+    "page",
+    "conc.",
+    "req/s before",
+    "req/s after",
+    "app CPU ms/req before",
+    "app CPU ms/req after",
+    "× bare page before",
+    "× bare page after",
+    "CPU × bare page before",
+    "CPU × bare page after",
+    f"after: ≥ {THROUGHPUT_RATIO_TARGET}× bare page?",
+]
+
+
+def before_after_table(results: Results) -> list[str]:
+    rows = before_after_rows(results)
+    return _table(BEFORE_AFTER_HEADER, rows) if rows else []
+
+
+def in_process_before_after_table(results: Results) -> list[str]:
+    """App CPU p50 per request, in-process (one request at a time), before and after."""
+    baseline = results.baseline
+    if baseline is None:
+        return []
+    rows = []
+    for page in (*COMPARED_PAGES, BARE_PAGE):
+        after = results.page_cpu.get(page)
+        rows.append(
+            [f"{page} (in-process)", _ms(baseline.page_cpu_p50_ms.get(page)), _ms(after.p50_ms if after else None)]
+        )
+    callback_after = results.callback.cpu.p50_ms if results.callback is not None else None
+    rows.append(["sign-in callback (in-process)", _ms(baseline.callback_cpu_p50_ms), _ms(callback_after)])
+    return _table(["app CPU p50", "ms before", "ms after"], rows)
+
+
+def before_after_section(results: Results) -> list[str]:
+    baseline = results.baseline
+    if baseline is None:
+        return []
+    load = ""
+    if baseline.load_average is not None:
+        start, end = baseline.load_average
+        load = f" (load average {start[0]:.2f} when that run started, {end[0]:.2f} when it ended)"
+    return [
+        "## Before and after the session rewrite",
+        "",
+        f"**Before**: `make bench` on commit `{baseline.commit}`, the session layer before its rewrite "
+        "(Flask-Session over cachelib; every request rewrote its session), on this 2-core machine"
+        f"{load}; its figures are in `benchmarks/baseline-before-sessions.json`. **After**: this run. "
+        "Each ratio compares a page with the bare template page measured in the same run, so ratios "
+        "carry across runs better than req/s, and app CPU per request is the figure other work on the "
+        f"machine disturbs least. The target is ≥ {THROUGHPUT_RATIO_TARGET}× the bare page's throughput.",
+        "",
+        *before_after_table(results),
+        "",
+        *in_process_before_after_table(results),
+        "",
+    ]
+
+
 def _met(value: bool | None) -> str:
     return "not measured" if value is None else ("**met**" if value else "**not met**")
 
 
-def markdown(results: Results, notes: str) -> str:
+def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-throughput.png") -> str:
     lines = [
         "# `make bench` results",
         "",
@@ -244,6 +446,7 @@ def markdown(results: Results, notes: str) -> str:
         "",
         *_table(["target", "measured", "result"], [[t, m, _met(ok)] for t, m, ok in targets(results)]),
         "",
+        *before_after_section(results),
         "## Throughput and latency",
         "",
         f"wrk (a separate C process) on loopback, {results.seconds_per_run:g} s per cell after a warm-up; "
@@ -258,7 +461,7 @@ def markdown(results: Results, notes: str) -> str:
         "",
         *throughput_table(results),
         "",
-        "![Throughput against concurrency](../docs/bench-throughput.png)",
+        f"![Throughput against concurrency]({plot_link})",
         "",
     ]
     lines += _wrk_ceiling(results)
@@ -306,12 +509,22 @@ def markdown(results: Results, notes: str) -> str:
         lines += [
             "## Bytes stored per signed-in user",
             "",
-            "After sign-in and one profile view (the CSRF token is then in the session too). Embedded store: "
-            "the size of the session's file (cachelib pickle with its expiry header); Redis: the length of the "
-            "session's value (msgpack).",
+            "After sign-in and one profile view (the CSRF token is then in the session too), read from the "
+            "store itself: the embedded store's rows of the session in `session_fields` (SQLite), the "
+            "session's hash in Redis (its `v:` entries). `bytes` counts each field's name and stored value "
+            "(msgpack), the same measure for both stores; per-field versions, the row keys and the engines' own "
+            "overhead are not in it. Redis' `MEMORY USAGE` of the whole hash, which counts them, is shown beside it.",
             "",
             *_table(
-                ["store", "users", "mean bytes", "max bytes", "of which sealed token cache", "session keys"],
+                [
+                    "store",
+                    "users",
+                    "mean bytes",
+                    "max bytes",
+                    "of which sealed token cache",
+                    "store's own count (max)",
+                    "session fields",
+                ],
                 [
                     [
                         s.store,
@@ -319,6 +532,7 @@ def markdown(results: Results, notes: str) -> str:
                         f"{s.bytes_per_user_mean:,.0f}",
                         f"{s.bytes_per_user_max:,}",
                         f"{s.sealed_token_cache_bytes:,}",
+                        "—" if s.store_reported_bytes_max is None else f"{s.store_reported_bytes_max:,}",
                         ", ".join(f"`{k}`" for k in s.keys),
                     ]
                     for s in results.sessions
@@ -399,6 +613,11 @@ def print_summary(results: Results) -> None:
     print()
     for target, measured, ok in targets(results):
         print(f"- {target}: {measured} -> {_met(ok).strip('*')}")
+    if results.baseline is not None:
+        print(f"\nBefore (commit {results.baseline.commit}, the old session layer) and after (this run):\n")
+        print("\n".join(before_after_table(results)))
+        print()
+        print("\n".join(in_process_before_after_table(results)))
     sys.stdout.flush()
 
 
@@ -408,13 +627,25 @@ def plot(results: Results, path: Path) -> None:
     matplotlib.use("Agg")  # no display: write the file only
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7.5, 4.5), dpi=120)
+    figure, axes = plt.subplots(figsize=(9.5, 4.5), dpi=120)
     concurrencies = results.concurrencies()
     for subject in SUBJECTS:
         points = [(c, results.load_for(subject, c)) for c in concurrencies]
         points = [(c, r.throughput) for c, r in points if r is not None]
         if points:
-            axes.plot([c for c, _ in points], [t for _, t in points], marker="o", label=subject)
+            line = axes.plot([c for c, _ in points], [t for _, t in points], marker="o", label=subject)[0]
+            before = results.baseline.cells if results.baseline is not None and subject in COMPARED_PAGES else []
+            before_points = sorted((c.concurrency, c.req_per_s) for c in before if c.subject == subject)
+            if before_points:
+                axes.plot(
+                    [c for c, _ in before_points],
+                    [t for _, t in before_points],
+                    marker="o",
+                    linestyle="--",
+                    alpha=0.5,
+                    color=line.get_color(),
+                    label=f"{subject}, before ({results.baseline.commit})",  # type: ignore[union-attr]
+                )
     axes.set_xscale("log", base=2)
     axes.set_xticks(concurrencies, [str(c) for c in concurrencies])
     axes.set_xlabel("concurrent connections (wrk)")
@@ -422,7 +653,7 @@ def plot(results: Results, path: Path) -> None:
     axes.set_ylim(bottom=0)
     axes.set_title("Throughput against concurrency (gunicorn, same options for every subject)")
     axes.grid(True, alpha=0.3)
-    axes.legend()
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # outside: no line hidden
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)

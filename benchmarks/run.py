@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -59,28 +60,49 @@ def main() -> int:
         default="gunicorn",
         help="gunicorn keeps connections alive as Entra and Graph do; werkzeug (the emulator's own) closes each one",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=report.BASELINE_PATH,
+        help="figures of an earlier run to compare with (default: the old session layer's, commit 6b393ba)",
+    )
     parser.add_argument("--quick", action="store_true", help="short cells and few iterations (checks the harness)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md and the plot alone")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write results.md and the plot into this folder instead of benchmarks/ and docs/ (for trial runs)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.users, args.rounds = 1.0, 1.0, 3, 1
         args.callback_iterations = args.page_iterations = 20
     wrk_path()  # fail early, before anything is started
+    try:
+        baseline = report.load_baseline(args.baseline)
+    except report.BaselineError as exc:
+        raise SystemExit(f"the baseline to compare with: {exc}") from None
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request lines from the in-process servers
 
     started = time.monotonic()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ciam-bench-") as work:
         results = measure(Path(work), args)
+    results.baseline = baseline
     results.elapsed_seconds = time.monotonic() - started
     results.load_average = (load_before, os.getloadavg())
 
     report.print_summary(results)
     if not args.no_write:
+        results_path, plot_path = RESULTS_PATH, PLOT_PATH
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            results_path, plot_path = args.out / RESULTS_PATH.name, args.out / PLOT_PATH.name
         notes = NOTES_PATH.read_text() if NOTES_PATH.exists() else ""
-        RESULTS_PATH.write_text(report.markdown(results, notes))
-        report.plot(results, PLOT_PATH)
-        print(f"\nWrote {RESULTS_PATH.relative_to(ROOT)} and {PLOT_PATH.relative_to(ROOT)}")
+        plot_link = os.path.relpath(plot_path, results_path.parent)
+        results_path.write_text(report.markdown(results, notes, plot_link=plot_link))
+        report.plot(results, plot_path)
+        print(f"\nWrote {results_path} and {plot_path}")
     print(f"Whole run: {results.elapsed_seconds:.0f} s")
     return 0
 
@@ -188,7 +210,7 @@ def in_process(
             results.page_cpu[name] = inprocess.page_cpu(app, person, path, args.page_iterations)
         results.page_cpu[BARE_PAGE] = inprocess.bare_page_cpu(bare_inproc_port, args.page_iterations)
         users = [new_customer(tenant, f"size{i}") for i in range(5)]
-        results.sessions.append(inprocess.session_sizes(app, tenant, users, "embedded (filesystem)"))
+        results.sessions.append(inprocess.session_sizes(app, tenant, users, "embedded (SQLite)"))
     finally:
         app.stop()
 
@@ -204,18 +226,19 @@ def redis_session(results: Results, tenant, work: Path, port: int, url: str) -> 
     except redis.RedisError as exc:
         results.session_notes.append(f"Redis at {url} was not reachable ({type(exc).__name__}): not measured.")
         return
-    prefix = "ciam_session:"
-    before = inprocess.redis_keys(url, prefix)
-    app = inprocess.InProcessApp(tenant, port, work / "redis", **inprocess.redis_app_overrides(url))
+    # A key prefix of this run's own (the app's default is `ciam:s:`), so the clean-up afterwards
+    # deletes exactly this run's sessions in the shared Redis and nothing else.
+    prefix = f"ciam-bench-{secrets.token_hex(4)}:s:"
+    app = inprocess.InProcessApp(tenant, port, work / "redis", **inprocess.redis_app_overrides(url, prefix))
     try:
         users = [new_customer(tenant, f"redis{i}") for i in range(5)]
         results.sessions.append(inprocess.session_sizes(app, tenant, users, "redis"))
     finally:
         app.stop()
-        created = inprocess.redis_keys(url, prefix) - before
-        inprocess.delete_redis_keys(url, created)
+        deleted = inprocess.delete_redis_keys_with_prefix(url, prefix)
         results.session_notes.append(
-            f"Redis at {url}: the {len(created)} keys this run created were deleted afterwards."
+            f"Redis at {url}: this run's {deleted} session keys (under a prefix of its own, `{prefix}`) "
+            "were deleted afterwards."
         )
 
 

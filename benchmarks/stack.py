@@ -22,6 +22,7 @@ import requests
 from ciam_emulator.seed import seed
 from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings
+from ciam_webapp.web.browser_session import cookie_names
 from tests.support.journeys import TenantPages
 from tests.support.person import Page, Person
 from tests.support.servers import free_port
@@ -29,7 +30,11 @@ from tests.support.servers import free_port
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 HTTP_TIMEOUT = 15  # seconds, for every request the harness itself makes
-SESSION_COOKIE = "ciam_session"
+# The app's own name for its session cookie over plain HTTP (the bench serves the app on loopback HTTP).
+SESSION_COOKIE = cookie_names(secure=False).session
+# The bench signs in hundreds of times from one address; the production default would refuse it after 20.
+# The limiter stays installed, so every request still pays its check as in production.
+BENCH_SIGN_IN_RATE_LIMIT = "100000 per minute"
 
 
 def wait_until_up(url: str, *, verify: str | bool = True, deadline_seconds: float = 30.0) -> None:
@@ -181,6 +186,7 @@ def app_settings_values(tenant: Tenant, app_base_url: str, instance_dir: Path, *
         "INSTANCE_DIR": str(instance_dir),
         "HTTP_TIMEOUT": "10",
         "LOG_LEVEL": "WARNING",  # a log line per sign-in would only add noise to the measurements
+        "SIGN_IN_RATE_LIMIT": BENCH_SIGN_IN_RATE_LIMIT,
     }
     values.update(overrides)
     return values
