@@ -76,7 +76,7 @@ def main() -> int:
         (port,) = free_ports(1)
         emulator = Emulator(work, [f"http://localhost:{port}"], server=args.emulator_server)
         # One server thread handles every request, so the profiles share a thread and combine.
-        app = InProcessApp(emulator.tenant, port, work / "app", threaded=False)
+        app = InProcessApp(emulator.tenant, port, work / "app")
         try:
             path = app.settings.redirect_path if args.target == "callback" else f"/{args.target}"
             profiling = ProfilingMiddleware(app.meter, path)
