@@ -427,6 +427,9 @@ def before_after_section(results: Results) -> list[str]:
         "",
         *in_process_before_after_table(results),
         "",
+        "The in-process figures before were taken on a thread-per-request server, which adds about 0.1 ms "
+        "to any page; this run uses one persistent server thread, as gunicorn does (profiling notes below).",
+        "",
     ]
 
 
@@ -493,8 +496,9 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         lines += [
             "## App CPU per page view, in-process",
             "",
-            "One request at a time, thread CPU clock around the app's handling (same method as the callback); "
-            "the bare page is the baseline app's `/page` measured the same way.",
+            "One request at a time on one persistent server thread (as gunicorn's gthread workers keep theirs), "
+            "thread CPU clock around the app's handling (same method as the callback); the bare page is the "
+            "baseline app's `/page` measured the same way.",
             "",
             *_table(
                 ["page", "requests", "p50 ms", "p99 ms", "mean ms"],
