@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SNAPSHOT_ATTEMPTS = 50
 
 _LUA = """
 local cookies = {COOKIES}
@@ -93,18 +94,28 @@ def process_tree_cpu_seconds(root_pid: int) -> float:
     """User+system CPU of a process and its children (a gunicorn master and its workers).
 
     Workers that gunicorn recycled (max_requests) count too: once the master has reaped them, their
-    CPU is in the master's cutime/cstime.
+    CPU is in the master's cutime/cstime. A worker reaped while the children are being listed would
+    be counted neither as a child nor in the master's figures read before it (a cell once showed
+    negative CPU that way), so the master is read before and after the listing, and the listing is
+    taken again until no worker was reaped meanwhile.
     """
-    total = 0
-    root = _read_stat(root_pid)
-    if root is not None:
-        total += sum(int(root[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _read_stat(int(entry))
-            if stat is not None and int(stat[1]) == root_pid:
-                total += int(stat[11]) + int(stat[12])
-    return total / CLOCK_TICKS
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        before = _read_stat(root_pid)
+        children = sum(
+            int(stat[11]) + int(stat[12])  # utime, stime
+            for stat in (_read_stat(int(entry)) for entry in os.listdir("/proc") if entry.isdigit())
+            if stat is not None and int(stat[1]) == root_pid
+        )
+        after = _read_stat(root_pid)
+        if before is None or after is None:
+            return children / CLOCK_TICKS  # the master is gone: its children are all there is
+        if _reaped_ticks(before) == _reaped_ticks(after):
+            return (int(after[11]) + int(after[12]) + _reaped_ticks(after) + children) / CLOCK_TICKS
+    raise RuntimeError(f"process {root_pid} kept reaping children; no consistent CPU reading")
+
+
+def _reaped_ticks(stat: list[str]) -> int:
+    return int(stat[13]) + int(stat[14])  # cutime, cstime: children it has reaped
 
 
 def _read_stat(pid: int) -> list[str] | None:

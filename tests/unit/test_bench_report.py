@@ -1,5 +1,6 @@
 """`make bench`'s own logic, without running the bench: the committed before-figures, the before/after
-table the report writes from them, and how many bytes a stored session takes in each store."""
+table the report writes from them, how many bytes a stored session takes in each store, and the CPU
+reading of a gunicorn master and its workers."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from benchmarks import report
+from benchmarks import load, report
 from benchmarks.inprocess import redis_session_bytes, sqlite_session_bytes
-from benchmarks.load import LoadResult
+from benchmarks.load import LoadResult, process_tree_cpu_seconds
 from benchmarks.report import (
     BARE_PAGE,
     SIGNED_IN_CLAIMS,
@@ -198,3 +199,39 @@ def test_redis_session_bytes_come_from_the_sessions_hash():
     finally:
         store.delete("sid-a")
         client.close()
+
+
+# -- CPU of a gunicorn master and its workers ------------------------------------------------------
+
+
+def _stat(ppid: int, utime: int, cutime: int = 0) -> list[str]:
+    """/proc/<pid>/stat fields after the command name: state, ppid, ..., utime (11), stime, cutime, cstime."""
+    return ["S", str(ppid), *["0"] * 9, str(utime), "0", str(cutime), "0"]
+
+
+def test_a_worker_reaped_while_the_children_are_listed_is_still_counted(monkeypatch: pytest.MonkeyPatch):
+    master, worker = 100, 200
+    reaped = False
+
+    def read_stat(pid: int) -> list[str] | None:
+        nonlocal reaped
+        if pid == master:
+            return _stat(1, utime=7, cutime=50 if reaped else 0)
+        if pid == worker:
+            # The master reaps the worker (50 ticks) just as the listing reaches it.
+            reaped = True
+            return None
+        return None
+
+    monkeypatch.setattr(load, "_read_stat", read_stat)
+    monkeypatch.setattr(load.os, "listdir", lambda path: [str(master), str(worker)])
+
+    assert process_tree_cpu_seconds(master) == (7 + 50) / load.CLOCK_TICKS
+
+
+def test_live_workers_and_reaped_ones_are_both_counted(monkeypatch: pytest.MonkeyPatch):
+    stats = {100: _stat(1, utime=5, cutime=30), 201: _stat(100, utime=40), 202: _stat(100, utime=2), 300: _stat(1, 99)}
+    monkeypatch.setattr(load, "_read_stat", stats.get)
+    monkeypatch.setattr(load.os, "listdir", lambda path: [*map(str, stats), "self"])
+
+    assert process_tree_cpu_seconds(100) == (5 + 30 + 40 + 2) / load.CLOCK_TICKS
