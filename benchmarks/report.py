@@ -428,7 +428,9 @@ def before_after_section(results: Results) -> list[str]:
         *in_process_before_after_table(results),
         "",
         "The in-process figures before were taken on a thread-per-request server, which adds about 0.1 ms "
-        "to any page; this run uses one persistent server thread, as gunicorn does (profiling notes below).",
+        "to any page; this run uses one persistent server thread, as gunicorn does. The before run's app CPU "
+        "per request could also be off in a cell where a recycled worker's CPU fell out of the reading, a "
+        "race fixed since (profiling notes below).",
         "",
     ]
 
