@@ -302,15 +302,20 @@ def issue_tokens(
     lifetime = emulator.controls.access_token_lifetime_seconds or TOKEN_LIFETIME_SECONDS
     if scopes.is_graph:
         access_claims = graph_access_token_claims(ctx, scopes, app_display_name=app.display_name)
+        access_claims["exp"] = now + lifetime
+        # Graph's tokens are opaque to clients (Entra's access-token docs): sealed, not JWKS-signed.
+        access_token = emulator.graph_token_key.seal(access_claims)
     else:
         access_claims = api_access_token_claims(ctx, scopes)
-    access_claims["exp"] = now + lifetime
+        access_claims["exp"] = now + lifetime
+        # An API validates its own v2 tokens against the tenant's JWKS (access-token claims reference).
+        access_token = sign(access_claims, emulator.keys.active())
     body: dict[str, Any] = {
         "token_type": "Bearer",
         "scope": scopes.response_scope(),
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
-        "access_token": sign(access_claims, emulator.keys.active()),
+        "access_token": access_token,
     }
     if "offline_access" in scopes.oidc_scopes:
         body["refresh_token"] = emulator.store.create_refresh_token(

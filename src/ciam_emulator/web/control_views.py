@@ -226,7 +226,7 @@ def admin_token() -> Response:
             "token_type": "Bearer",
             "scope": " ".join(scopes),
             "expires_in": tokens.TOKEN_LIFETIME_SECONDS,
-            "access_token": tokens.sign(claims, emu.keys.active()),
+            "access_token": emu.graph_token_key.seal(claims),
         }
     )
 
