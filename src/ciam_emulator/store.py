@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS users (
     office_location TEXT,
     preferred_language TEXT,
     business_phones TEXT NOT NULL DEFAULT '[]',
+    city TEXT,
+    country TEXT,
+    postal_code TEXT,
+    state TEXT,
+    street_address TEXT,
     password_salt BLOB NOT NULL,
     password_hash BLOB NOT NULL,
     mfa_email_confirmed INTEGER NOT NULL DEFAULT 0,
@@ -218,6 +223,11 @@ class User:
     office_location: str | None
     preferred_language: str | None
     business_phones: list[str]
+    city: str | None
+    country: str | None
+    postal_code: str | None
+    state: str | None
+    street_address: str | None
     mfa_email_confirmed: bool
     failed_sign_ins: int
     locked_until: float
@@ -322,7 +332,8 @@ class OneTimeCodeResult:
 
 _USER_COLUMNS = (
     "id, tenant_id, email, display_name, given_name, surname, mail, job_title, mobile_phone, "
-    "office_location, preferred_language, business_phones, mfa_email_confirmed, failed_sign_ins, "
+    "office_location, preferred_language, business_phones, city, country, postal_code, state, street_address, "
+    "mfa_email_confirmed, failed_sign_ins, "
     "locked_until, refresh_tokens_valid_after, password_salt, password_hash"
 )
 
@@ -337,6 +348,21 @@ USER_PROFILE_COLUMNS = {
     "officeLocation": "office_location",
     "preferredLanguage": "preferred_language",
     "businessPhones": "business_phones",
+    "city": "city",
+    "country": "country",
+    "postalCode": "postal_code",
+    "state": "state",
+    "streetAddress": "street_address",
+}
+
+# Columns added to `users` after the first release, with their SQL types. An instance folder made
+# by an older emulator (`make run` keeps `instance/`) gets them on open; existing users read null.
+_ADDED_USER_COLUMNS = {
+    "city": "TEXT",
+    "country": "TEXT",
+    "postal_code": "TEXT",
+    "state": "TEXT",
+    "street_address": "TEXT",
 }
 
 
@@ -348,8 +374,21 @@ class Store:
         first_time = not self.db_path.exists()
         # executescript manages its own transaction; every statement is idempotent.
         self.connection().executescript(_SCHEMA)
+        self._add_missing_user_columns()
         if first_time:
             os.chmod(self.db_path, 0o600)
+
+    def _add_missing_user_columns(self) -> None:
+        conn = self.connection()
+        present = {row["name"] for row in conn.execute("PRAGMA table_info(users)")}
+        for column, sql_type in _ADDED_USER_COLUMNS.items():
+            if column not in present:
+                try:
+                    conn.execute(f"ALTER TABLE users ADD COLUMN {column} {sql_type}")
+                except sqlite3.OperationalError as problem:
+                    # Another process opening the same file added it first.
+                    if "duplicate column" not in str(problem):
+                        raise
 
     # --- connections -------------------------------------------------------------------
 
@@ -904,6 +943,11 @@ def _user(row: sqlite3.Row) -> User:
         office_location=row["office_location"],
         preferred_language=row["preferred_language"],
         business_phones=json.loads(row["business_phones"] or "[]"),
+        city=row["city"],
+        country=row["country"],
+        postal_code=row["postal_code"],
+        state=row["state"],
+        street_address=row["street_address"],
         mfa_email_confirmed=bool(row["mfa_email_confirmed"]),
         failed_sign_ins=row["failed_sign_ins"],
         locked_until=row["locked_until"],

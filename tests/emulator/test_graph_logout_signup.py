@@ -73,7 +73,7 @@ def test_graph_me_read_and_patch(emulator: LiveEmulator, browser: ScriptedBrowse
     assert me(emulator, tokens["access_token"]).json()["displayName"] == "Renamed"
     assert emulator.control("GET", f"users/{email}").json()["givenName"] == "Ren"
 
-    for bad_body in ({"displayName": ""}, {"displayName": "x" * 257}, {"mail": "not-an-email"}, {"shoeSize": 9}):
+    for bad_body in ({"displayName": ""}, {"displayName": "x" * 257}, {"shoeSize": 9}):
         assert_graph_error(me(emulator, tokens["access_token"], "PATCH", json=bad_body), 400, "Request_BadRequest")
     not_json = me(emulator, tokens["access_token"], "PATCH", data="{nope", headers={"Content-Type": "application/json"})
     assert_graph_error(not_json, 400, "Request_BadRequest")
