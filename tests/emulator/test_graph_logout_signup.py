@@ -6,6 +6,8 @@ import base64
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,8 +18,29 @@ import requests
 from ciam_emulator import EmulatorSettings, create_app
 from ciam_emulator.seed import seed
 
-from .conftest import REDIRECT_URI, Callback, LiveEmulator, Page, ScriptedBrowser, trusted_session
+from .conftest import (
+    REDIRECT_URI,
+    Callback,
+    GraphAdmin,
+    LiveEmulator,
+    Page,
+    ScriptedBrowser,
+    seeded_graph_grant,
+    trusted_session,
+)
 from .test_token_endpoint import obtain_code, redeem
+
+
+@contextmanager
+def consent_also_to(emulator: LiveEmulator, *permissions: str) -> Iterator[None]:
+    """Add Graph permissions to the web app's admin consent (through Graph admin), then put it back."""
+    grant = seeded_graph_grant(emulator)
+    admin = GraphAdmin(emulator)
+    admin.call("PATCH", f"oauth2PermissionGrants/{grant['id']}", {"scope": f"{grant['scope']} {' '.join(permissions)}"})
+    try:
+        yield
+    finally:
+        admin.call("PATCH", f"oauth2PermissionGrants/{grant['id']}", {"scope": grant["scope"]})
 
 
 def graph_token(emulator: LiveEmulator, browser: ScriptedBrowser, scope: str) -> dict:
@@ -345,7 +368,8 @@ def test_max_age_zero_forces_sign_in_and_prompt_create_opens_sign_up(
 
 def test_id_token_claims_follow_the_oidc_scopes(emulator: LiveEmulator, browser: ScriptedBrowser) -> None:
     scope = "openid email User.Read"
-    tokens = redeem(emulator, obtain_code(emulator, browser, scope=scope), scope=scope).json()
+    with consent_also_to(emulator, "email"):  # the seeded grant has no email: customers cannot consent
+        tokens = redeem(emulator, obtain_code(emulator, browser, scope=scope), scope=scope).json()
     claims = _claims(tokens["id_token"])
     assert claims["email"] == emulator.seeded.demo_email
     assert "name" not in claims and "preferred_username" not in claims
