@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings.instance_dir)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="ciam_session",
+        # __Host-: the browser keeps it only if Secure, Path=/ and without Domain, so no other host can set it.
+        SESSION_COOKIE_NAME="__Host-ciam_session" if settings.serves_https else "ciam_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings.serves_https,
         # Lax: sent on the tenant's top-level GET redirect back to us (response_mode=query), never on
