@@ -99,15 +99,23 @@ def start_gunicorn(
             stderr=subprocess.STDOUT,
         )
     served = GunicornProcess(process, port, log_path)
-    deadline = time.monotonic() + 30
+    try:
+        _wait_until_healthy(served)
+    except BaseException:
+        served.stop()  # never leave a gunicorn behind a failed start
+        raise
+    return served
+
+
+def _wait_until_healthy(served: GunicornProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if served.process.poll() is not None:
             raise AssertionError(f"gunicorn exited:\n{served.log_text()[-3000:]}")
         try:
             if requests.get(f"{served.direct_url}/healthz", timeout=2).status_code == 200:
-                return served
+                return
         except (requests.ConnectionError, requests.Timeout):
             pass  # not listening yet, or its workers are still booting
         time.sleep(0.1)
-    served.stop()
-    raise AssertionError("gunicorn did not answer /healthz within 30 s")
+    raise AssertionError(f"gunicorn did not answer /healthz within {timeout} s")
