@@ -99,6 +99,7 @@ class BrowserLikePerson(Person):
 
     def __init__(self, ca_bundle: str) -> None:
         super().__init__(ca_bundle)
+        self.http.close()
         self.http = _RefererSession()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify= otherwise
         self.http.verify = ca_bundle
