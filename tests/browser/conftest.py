@@ -6,17 +6,14 @@ cookies never leak from one customer's journey into another's.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tests.browser.page_checks import BrowserWatch, PageChecks
+from tests.support.site_tls import spki_pin
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -24,15 +21,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}  # a common phone width in CSS pixels
 
 
-def _spki_pin(cert_path: Path) -> str:
-    """Chromium trusts exactly this certificate's key (not "ignore all errors")."""
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
 @pytest.fixture(scope="session")
-def browser(tenant, playwright) -> Iterator[object]:
+def browser(tenant, site_certificate, playwright) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
     server_cert = Path(tenant.ca_bundle).parent / "server.pem"
@@ -47,7 +37,9 @@ def browser(tenant, playwright) -> Iterator[object]:
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
-            f"--ignore-certificate-errors-spki-list={_spki_pin(server_cert)}",
+            # Chromium trusts exactly these keys (not "ignore all errors"): the tenant's certificate
+            # and the app's own HTTPS certificate.
+            f"--ignore-certificate-errors-spki-list={spki_pin(server_cert)},{site_certificate.spki_pin()}",
         ],
     )
     yield browser
@@ -94,6 +86,8 @@ def screenshot(request):
 
 
 @pytest.fixture()
-def checks(screenshot, webapp, tenant) -> PageChecks:
-    """`checks.page(page, "name")`: screenshot, then accessibility, title/lang, labels, CSP checks."""
-    return PageChecks(screenshot=screenshot, app_origin=webapp.base_url, tenant_origin=tenant.base_url)
+def checks(request, screenshot, webapp, tenant) -> PageChecks:
+    """`checks.page(page, "name")`: screenshot, then accessibility, title/lang, labels, CSP checks.
+    A test parametrized over `site` (tests/conftest.py SITES) is checked on that site's origin."""
+    app_origin = request.getfixturevalue("site").base_url if "site" in request.fixturenames else webapp.base_url
+    return PageChecks(screenshot=screenshot, app_origin=app_origin, tenant_origin=tenant.base_url)

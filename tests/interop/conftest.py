@@ -303,7 +303,8 @@ def _provider_behaves_again(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def provider_browser(playwright, openid_provider: OpenIdProvider) -> Iterator[object]:
     """A chromium that trusts the provider's certificate key (tests/browser's trusts the emulator's)."""
-    from tests.browser.conftest import CHROMIUM, _spki_pin
+    from tests.browser.conftest import CHROMIUM
+    from tests.support.site_tls import spki_pin
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
@@ -318,7 +319,7 @@ def provider_browser(playwright, openid_provider: OpenIdProvider) -> Iterator[ob
             "--disable-sync",
             "--no-first-run",
             # Trust exactly the provider's certificate key, not "ignore all certificate errors".
-            f"--ignore-certificate-errors-spki-list={_spki_pin(Path(openid_provider.server_cert))}",
+            f"--ignore-certificate-errors-spki-list={spki_pin(Path(openid_provider.server_cert))}",
         ],
     )
     yield provider_browser
