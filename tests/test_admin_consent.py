@@ -7,47 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.graph_admin import GraphAdminClient
 from tests.support.journeys import TenantPages, on_app, sign_in
 
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
-
-class GraphAdmin:
-    def __init__(self, tenant: Any) -> None:
-        self.tenant = tenant
-        self.token = tenant._call("POST", "admin-token", json={})["access_token"]
-        self.http = tenant.control()
-
-    def ok(self, method: str, path: str, body: Any = None, **params: str) -> Any:
-        response = self.http.request(
-            method,
-            f"{self.tenant.base_url}/v1.0/{path}",
-            json=body,
-            params=params or None,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
-        assert response.status_code in (200, 201, 204), response.text
-        return response.json() if response.content else None
-
-    def principal(self, app_id: str) -> str:
-        (found,) = self.ok("GET", "servicePrincipals", **{"$filter": f"appId eq '{app_id}'"})["value"]
-        return found["id"]
-
-    def grant(self, client_app_id: str, resource_app_id: str) -> dict[str, Any]:
-        odata_filter = (
-            f"clientId eq '{self.principal(client_app_id)}' and resourceId eq '{self.principal(resource_app_id)}' "
-            "and consentType eq 'AllPrincipals'"
-        )
-        (found,) = self.ok("GET", "oauth2PermissionGrants", **{"$filter": odata_filter})["value"]
-        return found
+def graph_admin(tenant: Any) -> GraphAdminClient:
+    token = tenant._call("POST", "admin-token", json={})["access_token"]
+    return GraphAdminClient(f"{tenant.base_url}/v1.0", token, tenant.control())
 
 
 def test_an_edit_whose_scope_the_admin_has_not_granted_stops_at_the_tenant_until_it_is_granted(
     person, webapp, tenant, customer
 ):
-    admin = GraphAdmin(tenant)
-    grant = admin.grant(tenant.client_id, tenant.mfa_app_id)
+    admin = graph_admin(tenant)
+    grant = admin.tenant_wide_grant(tenant.client_id, tenant.mfa_app_id)
     sign_in(person, webapp, tenant, customer.email, customer.password)
     admin.ok("DELETE", f"oauth2PermissionGrants/{grant['id']}")  # the admin withdraws User.MFA
     try:

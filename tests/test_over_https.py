@@ -6,13 +6,11 @@ Referer. Every test before these ran over plain HTTP, where the strict check nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 import pytest
 import requests
 
-from tests.support.journeys import TenantPages, sign_in
-from tests.support.person import Page, form_values
+from tests.support.journeys import TenantPages, callback_url_after, sign_in
 from tests.support.referrer import referrer_for
 
 HTTPS_SITES = ["tls", "nginx"]
@@ -66,7 +64,7 @@ def test_cookies_over_https_are_host_prefixed(site, https_person, tenant, custom
     assert flow.name.startswith("__Host-ciam.auth.")
     assert_host_only(flow)
 
-    callback_url = redirect_back_to(https_person, start, site, customer)
+    callback_url = callback_url_after(https_person, start, site, customer.email, customer.password)
     finish = https_person.http.get(callback_url, allow_redirects=False, timeout=15)
     session = [c for c in set_cookies(finish) if c.name == "__Host-ciam_session"]
     assert len(session) == 1, set_cookies(finish)
@@ -78,29 +76,6 @@ def test_cookies_over_plain_http_keep_their_plain_names(webapp, person):
     response = person.http.get(webapp.url("/auth/sign-in"), allow_redirects=False, timeout=15)
     [cookie] = set_cookies(response)
     assert cookie.name.startswith("ciam.auth.") and "secure" not in cookie.attributes
-
-
-def redirect_back_to(person, response, site, customer) -> str:
-    """Follow the tenant's pages by hand, as the customer, up to (not including) its redirect to the app."""
-    for _ in range(10):
-        location = response.headers.get("Location")
-        if location:
-            url = urljoin(response.url, location)
-            if url.startswith(site.base_url):
-                return url
-            response = person.http.get(url, allow_redirects=False, timeout=15)
-            continue
-        page = Page(response)
-        form = page.forms()[0]
-        fields = form_values(form)
-        if page.has_field("password"):
-            fields["password"] = customer.password
-        if page.has_field("email"):
-            fields["email"] = customer.email
-        response = person.http.post(
-            urljoin(page.url, form.get("action") or page.url), data=fields, allow_redirects=False, timeout=15
-        )
-    raise AssertionError("the tenant never sent us back")
 
 
 @pytest.mark.parametrize("site", HTTPS_SITES, indirect=True)

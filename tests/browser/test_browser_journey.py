@@ -170,7 +170,7 @@ def test_returning_customer_signs_in_with_the_keyboard_alone(page, webapp, tenan
 
 
 def test_pages_are_readable_on_a_phone(open_page, webapp, tenant, customer, checks):
-    from tests.browser.conftest import PHONE
+    from tests.support.chromium import PHONE
 
     page = open_page(viewport=PHONE)
     page.goto(webapp.url("/auth/sign-in"))

@@ -21,6 +21,7 @@ from ciam_emulator import EmulatorSettings, create_app
 from ciam_emulator.seed import SeedResult, seed
 from ciam_emulator.server import make_server
 from ciam_emulator.tls import ensure_tls
+from tests.support.graph_admin import GraphAdminClient
 
 APP_BASE_URL = "http://localhost:5000"
 REDIRECT_URI = f"{APP_BASE_URL}/auth/redirect"
@@ -91,43 +92,18 @@ class LiveEmulator:
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
 
-class GraphAdmin:
+class GraphAdmin(GraphAdminClient):
     """Calls the emulator's Graph admin endpoints as the tenant's admin (a token from the test controls)."""
 
     def __init__(self, emulator: LiveEmulator, scopes: list[str] | None = None) -> None:
         body = {} if scopes is None else {"scopes": scopes}
-        self.token = emulator.control("POST", "admin-token", body).json()["access_token"]
-        self.base = f"{emulator.base_url}/v1.0"
-        self.http = trusted_session(emulator.ca_cert)
-
-    def call(self, method: str, path: str, body: Any = None, **params: str) -> requests.Response:
-        return self.http.request(
-            method,
-            f"{self.base}/{path}",
-            json=body,
-            params=params or None,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
-
-    def ok(self, method: str, path: str, body: Any = None, **params: str) -> Any:
-        response = self.call(method, path, body, **params)
-        assert response.status_code in (200, 201, 204), response.text
-        return response.json() if response.content else None
-
-    def service_principal_id(self, app_id: str) -> str:
-        (principal,) = self.ok("GET", "servicePrincipals", **{"$filter": f"appId eq '{app_id}'"})["value"]
-        return principal["id"]
+        token = emulator.control("POST", "admin-token", body).json()["access_token"]
+        super().__init__(f"{emulator.base_url}/v1.0", token, trusted_session(emulator.ca_cert))
 
 
 def seeded_graph_grant(emulator: LiveEmulator) -> dict[str, Any]:
     """The web app's tenant-wide grant on Microsoft Graph, as seed() made it."""
-    admin = GraphAdmin(emulator)
-    client = admin.service_principal_id(emulator.seeded.client_id)
-    resource = admin.service_principal_id(GRAPH_APP_ID)
-    odata_filter = f"clientId eq '{client}' and resourceId eq '{resource}' and consentType eq 'AllPrincipals'"
-    (grant,) = admin.ok("GET", "oauth2PermissionGrants", **{"$filter": odata_filter})["value"]
-    return grant
+    return GraphAdmin(emulator).tenant_wide_grant(emulator.seeded.client_id, GRAPH_APP_ID)
 
 
 @pytest.fixture(scope="session")
