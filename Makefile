@@ -4,14 +4,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 APP_PORT ?= 5000
 EMULATOR_PORT ?= 8443
 
-.PHONY: run test lint bench browser clean help
+.PHONY: run test lint bench browser nginx clean help
 
 help:
 	@echo "make run    - set up, then start the local tenant emulator and the web app"
-	@echo "make test   - set up (venv, packages, Debian's chromium), then run the whole test suite"
+	@echo "make test   - set up (venv, packages, Debian's chromium and nginx), then run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (never part of make test)"
 
@@ -41,12 +42,21 @@ $(INTEROP_STAMP): $(INTEROP_OP)/package.json $(INTEROP_OP)/package-lock.json
 	cd $(INTEROP_OP) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Debian's nginx runs deploy/nginx/ciam-webapp.conf in front of gunicorn in the proxy tests
+# (nginx-light where Debian still ships it, else nginx).
+nginx:
+	@test -x $(NGINX) || { \
+	  echo "Installing Debian's nginx for the proxy tests..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && { DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null \
+	    || DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; }; }
+
 run: $(STAMP)
 	$(PY) scripts/run_local.py --app-port $(APP_PORT) --emulator-port $(EMULATOR_PORT)
 
-test: $(STAMP) browser $(INTEROP_STAMP)
+test: $(STAMP) browser nginx $(INTEROP_STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks
-	$(PY) -m pytest
+	NGINX=$(NGINX) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks

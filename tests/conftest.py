@@ -26,8 +26,11 @@ from ciam_emulator.seed import seed
 from ciam_emulator.server import make_server as make_emulator_server
 from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings, create_app
+from tests.support.https_sites import ProxiedApp, TlsWebApp, start_proxied_app, start_tls_webapp
 from tests.support.person import Page, Person
+from tests.support.referrer import BrowserLikePerson
 from tests.support.servers import ServerThread, free_port
+from tests.support.site_tls import SiteCertificate, make_site_certificate
 
 # Everything secret the suite creates, checked against the captured logs at the end of the run.
 SUITE_SECRETS: set[str] = set()
@@ -275,6 +278,58 @@ def playwright() -> Iterator[Any]:
 
     with sync_playwright() as instance:
         yield instance
+
+
+# --- HTTPS: the app served directly over TLS, and behind nginx (tests/support/https_sites.py) ---
+
+SITES = ("http", "tls", "nginx")
+
+
+@pytest.fixture(scope="session")
+def site_certificate(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> SiteCertificate:
+    """A test CA and its certificate for `localhost`, which the app's HTTPS sites present."""
+    return make_site_certificate(tmp_path_factory.mktemp("site-tls"), Path(tenant.ca_bundle))
+
+
+@pytest.fixture(scope="session")
+def tls_webapp(
+    tenant: Tenant, site_certificate: SiteCertificate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TlsWebApp]:
+    """The app serving HTTPS itself on https://localhost:<port>."""
+    served = start_tls_webapp(
+        tenant,
+        site_certificate,
+        lambda public_url, instance_dir: app_settings(tenant, public_url, instance_dir),
+        tmp_path_factory.mktemp("tls-webapp"),
+    )
+    yield served
+    served.server.stop()
+
+
+@pytest.fixture(scope="session")
+def proxied_webapp(
+    tenant: Tenant, site_certificate: SiteCertificate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxiedApp]:
+    """nginx with the committed deploy/nginx/ciam-webapp.conf in front of `ciam-webapp serve`."""
+    proxied = start_proxied_app(tenant, site_certificate, tmp_path_factory.mktemp("proxied"))
+    SUITE_SECRETS.add(proxied.environment["SECRET_KEY"])
+    yield proxied
+    proxied.stop()
+
+
+@pytest.fixture()
+def site(request: pytest.FixtureRequest) -> Any:
+    """The app as one of SITES; use `@pytest.mark.parametrize("site", SITES, indirect=True)`."""
+    name = getattr(request, "param", "http")
+    return request.getfixturevalue({"http": "webapp", "tls": "tls_webapp", "nginx": "proxied_webapp"}[name])
+
+
+@pytest.fixture()
+def https_person(site_certificate: SiteCertificate) -> Iterator[BrowserLikePerson]:
+    """A person whose client trusts the app's and the tenant's CAs and sends Referers as a browser does."""
+    person = BrowserLikePerson(str(site_certificate.client_bundle))
+    yield person
+    SUITE_SECRETS.update(c.value for c in person.http.cookies if c.value and len(c.value) >= 16)
 
 
 __all__ = ["Customer", "Page", "Person", "ServerThread", "Tenant", "WebApp", "free_port"]

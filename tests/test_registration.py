@@ -198,7 +198,8 @@ def test_consent_and_the_mfa_policy_exist(first_run):
     scopes_by_resource = {g["resourceId"]: g["scope"].split() for g in grants}
     assert all(g["consentType"] == "AllPrincipals" for g in grants)
     graph_principal = principals["00000003-0000-0000-c000-000000000000"]["id"]
-    assert set(scopes_by_resource[graph_principal]) == {"openid", "offline_access", "User.Read", "User.ReadWrite"}
+    wanted_graph_scopes = {"openid", "profile", "offline_access", "User.Read", "User.ReadWrite"}
+    assert set(scopes_by_resource[graph_principal]) == wanted_graph_scopes
     assert scopes_by_resource[principals[mfa["appId"]]["id"]] == ["User.MFA"]
     (policy,) = _named(
         graph_list(tenant, "identity/conditionalAccess/policies"), f"Require MFA for {first_run.mfa_app_name}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ciam_emulator.consent import consented_request
 from ciam_emulator.context import Emulator
 from ciam_emulator.entra_errors import correlation_id_from, entra_timestamp, error_description
 from ciam_emulator.errors import AuthorizePageError, EntraProtocolError
@@ -48,8 +49,10 @@ class Callback:
 class Step:
     """The next thing the browser must do for an authorization request."""
 
-    kind: str  # "signin" | "signup" | "mfa_confirm" | "mfa_code" | "callback"
+    kind: str  # "signin" | "signup" | "mfa_confirm" | "mfa_code" | "callback" | "admin_approval_needed"
     callback: Callback | None = None
+    # For "admin_approval_needed": the AADSTS code and message shown on the tenant's own page.
+    page_error: AuthorizePageError | None = None
 
 
 def check_client(emulator: Emulator, tenant: Tenant, args: dict[str, str]) -> tuple[AppRegistration, str]:
@@ -263,6 +266,9 @@ def next_step(emulator: Emulator, auth_request: AuthRequest) -> Step:
             return Step("signin")
     assert current is not None
     session, user = current
+    refused = consent_refusal(emulator, auth_request, user)
+    if refused is not None:
+        return refused
     if session.mfa_time is None and mfa_required(
         emulator, auth_request.tenant_id, params["scope"], params.get("claims")
     ):
@@ -281,6 +287,47 @@ def next_step(emulator: Emulator, auth_request: AuthRequest) -> Step:
             )
         return Step("mfa_code" if user.mfa_email_confirmed else "mfa_confirm")
     return Step("callback", issue_code(emulator, auth_request, session, user))
+
+
+def consent_refusal(emulator: Emulator, auth_request: AuthRequest, user: User) -> Step | None:
+    """What the signed-in user gets when the client lacks an admin grant for the requested scopes.
+
+    Customers of an external tenant cannot consent, so there is no consent page to show. With
+    prompt=none the answer is the `consent_required` error redirect (OpenID Connect Core 3.1.2.6).
+    Otherwise the tenant shows its own "Need admin approval" page with AADSTS90094, as Entra does for
+    a user who may not consent ("Unexpected error when performing consent to an application",
+    learn.microsoft.com/entra/identity/enterprise-apps/application-sign-in-unexpected-user-consent-error),
+    and never redirects to the app. UNSURE: the external-tenant docs do not show this page.
+    """
+    params = auth_request.params
+    client = emulator.store.find_app(auth_request.tenant_id, auth_request.client_id)
+    assert client is not None  # check_client found it when the request was made
+    scopes = parse_scope(emulator.store, auth_request.tenant_id, params["scope"])
+    if consented_request(emulator, auth_request.tenant_id, client, user.id, scopes) is not None:
+        return None
+    emulator.store.delete_auth_request(auth_request.id)
+    if params.get("prompt") == "none":
+        return Step(
+            "callback",
+            request_error_callback(
+                auth_request,
+                EntraProtocolError(
+                    "consent_required",
+                    65001,
+                    f"The user or administrator has not consented to use the application with ID '{client.app_id}' "
+                    f"named '{client.display_name}'. Send an interactive authorization request for this user and "
+                    "resource.",
+                ),
+            ),
+        )
+    return Step(
+        "admin_approval_needed",
+        page_error=AuthorizePageError(
+            90094,
+            f"{client.display_name} needs permission to access resources in your organization that only an admin "
+            "can grant. Please ask an admin to grant permission to this app before you can use it.",
+        ),
+    )
 
 
 def issue_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSession, user: User) -> Callback:

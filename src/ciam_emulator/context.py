@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ciam_emulator.controls import RuntimeControls
 from ciam_emulator.directory import Directory
+from ciam_emulator.graph_tokens import GraphTokenKey
 from ciam_emulator.keys import KeyRing
 from ciam_emulator.settings import EmulatorSettings
 from ciam_emulator.store import Store
@@ -19,6 +20,8 @@ class Emulator:
     keys: KeyRing
     controls: RuntimeControls
     directory: Directory
+    # Seals Graph access tokens, which clients must not be able to read (graph_tokens.py).
+    graph_token_key: GraphTokenKey
 
     @classmethod
     def open(cls, settings: EmulatorSettings) -> Emulator:
@@ -30,6 +33,7 @@ class Emulator:
             keys=KeyRing(settings.instance_dir / "keys"),
             controls=RuntimeControls(),
             directory=Directory(store),
+            graph_token_key=GraphTokenKey.load_or_create(settings.instance_dir / "keys"),
         )
 
     @property

@@ -129,6 +129,18 @@ class Directory:
         )
         return [ServicePrincipal(id=row["id"], tenant_id=row["tenant_id"], app_id=row["app_id"]) for row in rows]
 
+    def service_principal_for_app(self, tenant_id: str, app_id: str) -> ServicePrincipal | None:
+        """The service principal of one of the tenant's own apps (Microsoft's first-party ones are not stored)."""
+        row = (
+            self.store.connection()
+            .execute(
+                "SELECT id, tenant_id, app_id FROM graph_service_principals WHERE tenant_id = ? AND lower(app_id) = ?",
+                (tenant_id, app_id.strip().lower()),
+            )
+            .fetchone()
+        )
+        return ServicePrincipal(id=row["id"], tenant_id=row["tenant_id"], app_id=row["app_id"]) if row else None
+
     # --- delegated permission grants (oauth2PermissionGrants) ---------------------------------
 
     def create_grant(
@@ -165,3 +177,6 @@ class Directory:
 
     def update_grant_scope(self, grant_id: str, scope: str) -> None:
         self.store.connection().execute("UPDATE graph_permission_grants SET scope = ? WHERE id = ?", (scope, grant_id))
+
+    def delete_grant(self, grant_id: str) -> None:
+        self.store.connection().execute("DELETE FROM graph_permission_grants WHERE id = ?", (grant_id,))

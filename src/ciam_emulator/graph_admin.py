@@ -41,6 +41,7 @@ GRAPH_DELEGATED_PERMISSIONS = {
     "email": "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0",
     "User.Read": "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
     "User.ReadWrite": "b4e74841-8e56-480b-be8b-910348b18b4c",
+    "User.ReadBasic.All": "b340eb25-3456-403f-be2f-af7a0d370277",
 }
 
 _APPLICATION_PROPERTIES = {
@@ -581,15 +582,25 @@ def create_grant(emulator: Emulator, tenant: Tenant, body: dict[str, Any]) -> di
     return _grant_resource(grant)
 
 
-def update_grant(emulator: Emulator, tenant: Tenant, grant_id: str, body: dict[str, Any]) -> None:
+def _find_grant(emulator: Emulator, tenant: Tenant, grant_id: str) -> PermissionGrant:
     grant = next((g for g in emulator.directory.list_grants(tenant.id) if g.id.lower() == grant_id.lower()), None)
     if grant is None:
         raise _not_found(grant_id)
+    return grant
+
+
+def update_grant(emulator: Emulator, tenant: Tenant, grant_id: str, body: dict[str, Any]) -> None:
+    grant = _find_grant(emulator, tenant, grant_id)
     if set(body) - {"scope"}:
         raise bad_request("Only 'scope' of an oauth2PermissionGrant can be updated.")
     emulator.directory.update_grant_scope(
         grant.id, _check_grant_scope(emulator, tenant, grant.resource_id, body["scope"])
     )
+
+
+def delete_grant(emulator: Emulator, tenant: Tenant, grant_id: str) -> None:
+    """Revoke a delegated permission grant (Graph's "Delete oAuth2PermissionGrant", 204)."""
+    emulator.directory.delete_grant(_find_grant(emulator, tenant, grant_id).id)
 
 
 # --- conditional access policies ----------------------------------------------------------------

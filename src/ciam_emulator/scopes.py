@@ -49,8 +49,6 @@ class ScopeRequest:
     def response_scope(self) -> str:
         """The ``scope`` member of the token response (resource scopes first, then OIDC)."""
         granted = list(self.requested_forms) if self.requested_forms else list(self.resource_scopes)
-        if self.api is None and not self.requested_forms:
-            granted = list(DEFAULT_GRAPH_SCOPES)
         oidc = [scope for scope in ("openid", "profile", "email", "offline_access") if scope in self.oidc_scopes]
         return " ".join(granted + oidc)
 

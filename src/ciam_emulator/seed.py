@@ -9,9 +9,12 @@ from pathlib import Path
 
 from dotenv import dotenv_values, set_key
 
+from ciam_emulator import graph_admin
 from ciam_emulator.client_assertions import certificate_credential
+from ciam_emulator.context import Emulator
 from ciam_emulator.directory import Directory
-from ciam_emulator.store import AppRegistration, Store
+from ciam_emulator.settings import EmulatorSettings
+from ciam_emulator.store import GRAPH_APP_ID, AppRegistration, Store, Tenant
 
 # Earlier releases named the web app registration "ciam-webapp"; hosted pages show the registration's
 # display name to customers, so it is now a friendly name (the tenant's), and an old one is renamed.
@@ -23,6 +26,9 @@ DEMO_EMAIL_LOCAL_PART = "demo"
 DEMO_DISPLAY_NAME = "Demo User"
 # A documented demo password (this is a local emulator), so re-seeding never needs to print a new one.
 DEMO_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - documented demo credential
+# The web app's admin consent on Microsoft Graph: sign-in (MSAL always asks for openid, profile and
+# offline_access, and customers cannot consent to them), then reading and editing the profile.
+WEB_APP_GRAPH_PERMISSIONS = ("openid", "profile", "offline_access", "User.Read", "User.ReadWrite")
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ def seed(
             )
     finally:
         store.close_thread_connection()
+    grant_admin_consent(Path(instance_dir), tenant, web_app_id=web_app.app_id, mfa_app_id=mfa_app.app_id)
     return SeedResult(
         tenant_id=tenant.id,
         tenant_subdomain=tenant.subdomain,
@@ -152,6 +159,50 @@ def seed(
         redirect_uri=redirect_uri,
         post_logout_redirect_uri=post_logout_redirect_uri,
     )
+
+
+def grant_admin_consent(instance_dir: Path, tenant: Tenant, *, web_app_id: str, mfa_app_id: str) -> None:
+    """Service principals and tenant-wide grants, as `ciam-register` makes them through Graph.
+
+    Customers cannot consent in an external tenant, so without these no token is issued. The same
+    Graph admin code the emulator's endpoints run does the work (graph_admin.py); like ciam-register,
+    this creates what is missing and only ever adds scopes to an existing grant.
+    """
+    emulator = Emulator.open(EmulatorSettings(instance_dir=instance_dir, base_url="https://localhost"))
+    try:
+        web_principal = _ensure_service_principal(emulator, tenant, web_app_id)
+        mfa_principal = _ensure_service_principal(emulator, tenant, mfa_app_id)
+        graph_principal = _ensure_service_principal(emulator, tenant, GRAPH_APP_ID)
+        _ensure_tenant_wide_grant(emulator, tenant, web_principal, graph_principal, WEB_APP_GRAPH_PERMISSIONS)
+        _ensure_tenant_wide_grant(emulator, tenant, web_principal, mfa_principal, (MFA_SCOPE_NAME,))
+    finally:
+        emulator.store.close_thread_connection()
+
+
+def _ensure_service_principal(emulator: Emulator, tenant: Tenant, app_id: str) -> str:
+    found = graph_admin.list_service_principals(emulator, tenant, f"appId eq '{app_id}'")
+    if found:
+        return str(found[0]["id"])
+    return str(graph_admin.create_service_principal(emulator, tenant, {"appId": app_id})["id"])
+
+
+def _ensure_tenant_wide_grant(
+    emulator: Emulator, tenant: Tenant, client_id: str, resource_id: str, scopes: Iterable[str]
+) -> None:
+    wanted = list(scopes)
+    existing = graph_admin.list_grants(
+        emulator,
+        tenant,
+        f"clientId eq '{client_id}' and resourceId eq '{resource_id}' and consentType eq 'AllPrincipals'",
+    )
+    if not existing:
+        body = {"clientId": client_id, "consentType": "AllPrincipals", "resourceId": resource_id}
+        graph_admin.create_grant(emulator, tenant, {**body, "scope": " ".join(wanted)})
+        return
+    granted = str(existing[0]["scope"]).split()
+    missing = [scope for scope in wanted if scope not in granted]
+    if missing:
+        graph_admin.update_grant(emulator, tenant, existing[0]["id"], {"scope": " ".join([*granted, *missing])})
 
 
 def env_values(result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> dict[str, str | None]:

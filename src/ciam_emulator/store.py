@@ -78,6 +78,11 @@ CREATE TABLE IF NOT EXISTS users (
     office_location TEXT,
     preferred_language TEXT,
     business_phones TEXT NOT NULL DEFAULT '[]',
+    city TEXT,
+    country TEXT,
+    postal_code TEXT,
+    state TEXT,
+    street_address TEXT,
     password_salt BLOB NOT NULL,
     password_hash BLOB NOT NULL,
     mfa_email_confirmed INTEGER NOT NULL DEFAULT 0,
@@ -180,7 +185,13 @@ CREATE TABLE IF NOT EXISTS client_certificates (
 
 
 # Columns added after the first release: an instance folder created before gets them on open.
+# Columns added since the first release; an instance folder from before gains them when opened.
 _ADDED_COLUMNS = (
+    ("users", "city", "TEXT"),
+    ("users", "country", "TEXT"),
+    ("users", "postal_code", "TEXT"),
+    ("users", "state", "TEXT"),
+    ("users", "street_address", "TEXT"),
     ("users", "failed_mfa_codes", "INTEGER NOT NULL DEFAULT 0"),
     ("users", "mfa_locked_until", "REAL NOT NULL DEFAULT 0"),
     ("auth_codes", "max_age", "INTEGER"),
@@ -235,6 +246,11 @@ class User:
     office_location: str | None
     preferred_language: str | None
     business_phones: list[str]
+    city: str | None
+    country: str | None
+    postal_code: str | None
+    state: str | None
+    street_address: str | None
     mfa_email_confirmed: bool
     failed_sign_ins: int
     locked_until: float
@@ -346,8 +362,9 @@ class OneTimeCodeResult:
 
 _USER_COLUMNS = (
     "id, tenant_id, email, display_name, given_name, surname, mail, job_title, mobile_phone, "
-    "office_location, preferred_language, business_phones, mfa_email_confirmed, failed_sign_ins, "
-    "locked_until, refresh_tokens_valid_after, password_salt, password_hash, failed_mfa_codes, mfa_locked_until"
+    "office_location, preferred_language, business_phones, city, country, postal_code, state, street_address, "
+    "mfa_email_confirmed, failed_sign_ins, locked_until, refresh_tokens_valid_after, password_salt, password_hash, "
+    "failed_mfa_codes, mfa_locked_until"
 )
 
 # Graph property name -> users column, for the profile fields PATCH /me may change.
@@ -361,9 +378,15 @@ USER_PROFILE_COLUMNS = {
     "officeLocation": "office_location",
     "preferredLanguage": "preferred_language",
     "businessPhones": "business_phones",
+    "city": "city",
+    "country": "country",
+    "postalCode": "postal_code",
+    "state": "state",
+    "streetAddress": "street_address",
 }
 
-
+# Columns added to `users` after the first release, with their SQL types. An instance folder made
+# by an older emulator (`make run` keeps `instance/`) gets them on open; existing users read null.
 class Store:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
@@ -381,7 +404,12 @@ class Store:
         for table, column, declaration in _ADDED_COLUMNS:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                except sqlite3.OperationalError as problem:
+                    # Another process opening the same file added it first.
+                    if "duplicate column" not in str(problem):
+                        raise
 
     # --- connections -------------------------------------------------------------------
 
@@ -972,6 +1000,11 @@ def _user(row: sqlite3.Row) -> User:
         office_location=row["office_location"],
         preferred_language=row["preferred_language"],
         business_phones=json.loads(row["business_phones"] or "[]"),
+        city=row["city"],
+        country=row["country"],
+        postal_code=row["postal_code"],
+        state=row["state"],
+        street_address=row["street_address"],
         mfa_email_confirmed=bool(row["mfa_email_confirmed"]),
         failed_sign_ins=row["failed_sign_ins"],
         locked_until=row["locked_until"],

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ciam_emulator.client_assertions import token_endpoint_audiences, verify_client_assertion
+from ciam_emulator.consent import require_consent
 from ciam_emulator.context import Emulator
 from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.keys import b64url
@@ -201,6 +202,10 @@ def _redeem_code(emulator: Emulator, tenant: Tenant, app: AppRegistration, form:
                 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."
             )
     scopes = parse_scope(emulator.store, tenant.id, form.get("scope") or code.scope)
+    # No consent, no token: AADSTS65001 (Entra's error-code reference; external-tenant tutorials: only
+    # an admin consents). Checked before the code is marked used. UNSURE: whether Entra burns a code it
+    # refuses for missing consent; the emulator keeps it, as for a PKCE failure.
+    scopes = require_consent(emulator, tenant.id, app, code.user_id, scopes)
     session = emulator.store.get_sso_session(code.session_id)
     enforce_conditional_access(emulator, tenant, scopes, session)
     user = emulator.store.get_user(code.user_id)
@@ -256,6 +261,8 @@ def _redeem_refresh_token(
             f"date for this user is '{valid_from}'.",
         )
     scopes = parse_scope(emulator.store, tenant.id, form.get("scope") or refresh_token.scope)
+    # A refresh token carries no consent of its own: a grant removed since it was issued stops it too.
+    scopes = require_consent(emulator, tenant.id, app, refresh_token.user_id, scopes)
     session = emulator.store.get_sso_session(refresh_token.session_id)
     enforce_conditional_access(emulator, tenant, scopes, session)
     return issue_tokens(
@@ -303,15 +310,20 @@ def issue_tokens(
     lifetime = emulator.controls.access_token_lifetime_seconds or TOKEN_LIFETIME_SECONDS
     if scopes.is_graph:
         access_claims = graph_access_token_claims(ctx, scopes, app_display_name=app.display_name)
+        access_claims["exp"] = now + lifetime
+        # Graph's tokens are opaque to clients (Entra's access-token docs): sealed, not JWKS-signed.
+        access_token = emulator.graph_token_key.seal(access_claims)
     else:
         access_claims = api_access_token_claims(ctx, scopes)
-    access_claims["exp"] = now + lifetime
+        access_claims["exp"] = now + lifetime
+        # An API validates its own v2 tokens against the tenant's JWKS (access-token claims reference).
+        access_token = sign(access_claims, emulator.keys.active())
     body: dict[str, Any] = {
         "token_type": "Bearer",
         "scope": scopes.response_scope(),
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
-        "access_token": sign(access_claims, emulator.keys.active()),
+        "access_token": access_token,
     }
     if "offline_access" in scopes.oidc_scopes:
         body["refresh_token"] = emulator.store.create_refresh_token(

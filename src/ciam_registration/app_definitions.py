@@ -18,12 +18,14 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_SCOPE_IDS = {
     "openid": "37f7f235-527c-4136-accd-4a02d197296e",
     "offline_access": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182",
+    "profile": "14dad69e-099b-42c9-810b-d002981feec1",
     "User.Read": "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
     "User.ReadWrite": "b4e74841-8e56-480b-be8b-910348b18b4c",
 }
-# The web app signs users in (openid, offline_access: in an external tenant customers cannot
-# consent, so these need admin consent too) and reads/edits their profile.
-WEB_APP_GRAPH_SCOPES = ("openid", "offline_access", "User.Read", "User.ReadWrite")
+# The web app signs users in (openid, profile, offline_access: MSAL asks for all three at every
+# sign-in, and in an external tenant customers cannot consent, so these need admin consent too) and
+# reads/edits their profile.
+WEB_APP_GRAPH_SCOPES = ("openid", "profile", "offline_access", "User.Read", "User.ReadWrite")
 
 MFA_SCOPE_VALUE = "User.MFA"
 LOGIN_HINT_CLAIM = "login_hint"

@@ -7,7 +7,7 @@ from typing import Any
 
 CLAIM_MEANINGS = {
     "aud": "Audience: the app this token was issued for (our client ID).",
-    "iss": "Issuer: the tenant that issued and signed the token.",
+    "iss": "Issuer: the sign-in service (your tenant) that issued and signed the token.",
     "iat": "Issued at: when the token was issued.",
     "nbf": "Not before: the token is not valid before this time.",
     "exp": "Expires: the token is not valid after this time.",

@@ -6,50 +6,22 @@ cookies never leak from one customer's journey into another's.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from tests.browser.page_checks import BrowserWatch, PageChecks
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}  # a common phone width in CSS pixels
-
-
-def _spki_pin(cert_path: Path) -> str:
-    """Chromium trusts exactly this certificate's key (not "ignore all errors")."""
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+from tests.browser.page_checks import PageChecks
+from tests.support.chromium import launch_chromium, open_watched_page, screenshot_taker
+from tests.support.site_tls import spki_pin
 
 
 @pytest.fixture(scope="session")
-def browser(tenant, playwright) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    server_cert = Path(tenant.ca_bundle).parent / "server.pem"
+def browser(tenant, site_certificate, playwright) -> Iterator[object]:
     # One Playwright for the whole run (tests/conftest.py): a thread can drive only one at a time.
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--ignore-certificate-errors-spki-list={_spki_pin(server_cert)}",
-        ],
-    )
+    # Trusted: the tenant's certificate key and the app's own HTTPS certificate key.
+    server_cert = Path(tenant.ca_bundle).parent / "server.pem"
+    browser = launch_chromium(playwright, [spki_pin(server_cert), site_certificate.spki_pin()])
     yield browser
     browser.close()
 
@@ -58,16 +30,10 @@ def browser(tenant, playwright) -> Iterator[object]:
 def open_page(browser) -> Iterator[Callable[..., object]]:
     """`open_page(viewport=PHONE)` gives a watched page in a fresh context; all are closed at the end."""
     contexts: list[object] = []
-    watches: list[BrowserWatch] = []
 
     def open_one(viewport: dict[str, int] | None = None) -> object:
-        context = browser.new_context(viewport=viewport or DESKTOP, locale="en-GB")
+        context, page = open_watched_page(browser, viewport)
         contexts.append(context)
-        watch = BrowserWatch.install(context)
-        watches.append(watch)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.watch = watch  # type: ignore[attr-defined]
         return page
 
     yield open_one
@@ -83,17 +49,12 @@ def page(open_page) -> object:
 @pytest.fixture()
 def screenshot(request):
     """`screenshot(page, "name")` saves test-artifacts/screenshots/<test>-<name>.png (git-ignored)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def take(page, name: str) -> Path:
-        path = ARTIFACTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-    return take
+    return screenshot_taker(request.node.name)
 
 
 @pytest.fixture()
-def checks(screenshot, webapp, tenant) -> PageChecks:
-    """`checks.page(page, "name")`: screenshot, then accessibility, title/lang, labels, CSP checks."""
-    return PageChecks(screenshot=screenshot, app_origin=webapp.base_url, tenant_origin=tenant.base_url)
+def checks(request, screenshot, webapp, tenant) -> PageChecks:
+    """`checks.page(page, "name")`: screenshot, then accessibility, title/lang, labels, CSP checks.
+    A test parametrized over `site` (tests/conftest.py SITES) is checked on that site's origin."""
+    app_origin = request.getfixturevalue("site").base_url if "site" in request.fixturenames else webapp.base_url
+    return PageChecks(screenshot=screenshot, app_origin=app_origin, tenant_origin=tenant.base_url)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.browser.page_checks import assert_header_for, tab_to
-from tests.conftest import SUITE_SECRETS
+from tests.conftest import SITES, SUITE_SECRETS
 
 pytestmark = pytest.mark.browser
 
@@ -28,12 +28,15 @@ def flash(page):
     return page.locator(".flash")
 
 
-def test_new_customer_signs_up_edits_profile_behind_mfa_and_signs_out(page, open_page, webapp, tenant, checks):
+@pytest.mark.parametrize("site", SITES, indirect=True)
+def test_new_customer_signs_up_edits_profile_behind_mfa_and_signs_out(page, open_page, site, tenant, checks):
+    """The whole journey on each way the app is served: plain HTTP on localhost (what Entra allows
+    for development), HTTPS from the app itself, and HTTPS from nginx in front of gunicorn."""
     email = f"new-{secrets.token_hex(4)}@contoso.example"
     password = "Sign-up-" + secrets.token_urlsafe(10)
     SUITE_SECRETS.add(password)
 
-    page.goto(webapp.url("/"))
+    page.goto(site.url("/"))
     checks.page(page, "home-signed-out")
     page.get_by_role("main").get_by_role("link", name="Create an account").click()
 
@@ -57,20 +60,21 @@ def test_new_customer_signs_up_edits_profile_behind_mfa_and_signs_out(page, open
     page.get_by_label("Confirm new password").fill(password)
     page.get_by_role("button", name="Create account").click()
 
-    page.wait_for_url(webapp.url("/"))
+    page.wait_for_url(site.url("/"))
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome, Ada Newcomer"
     assert_header_for(page, "Ada Newcomer")
     checks.page(page, "home-signed-in")
+    assert_session_cookie_fits(page, site)
 
     page.get_by_role("link", name="Token claims", exact=True).click()
-    page.wait_for_url(webapp.url("/claims"))
+    page.wait_for_url(site.url("/claims"))
     account = tenant.user(email)
     assert page.locator('td[data-claim="oid"]').inner_text() == account["id"]
     assert_header_for(page, "Ada Newcomer")
     checks.page(page, "claims")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
-    page.wait_for_url(webapp.url("/profile"))
+    page.wait_for_url(site.url("/profile"))
     assert page.locator('dd[data-field="displayName"]').inner_text() == "Ada Newcomer"
     assert_header_for(page, "Ada Newcomer")
     checks.page(page, "profile")
@@ -85,25 +89,56 @@ def test_new_customer_signs_up_edits_profile_behind_mfa_and_signs_out(page, open
     page.get_by_label("Code").fill(tenant.latest_code(email, purpose="mfa"))
     page.get_by_role("button", name="Verify").click()
 
-    page.wait_for_url(webapp.url("/profile/edit"))
+    page.wait_for_url(site.url("/profile/edit"))
     checks.page(page, "edit-profile")
-    page.get_by_label("Display name").fill("Ada Lovelace")
-    page.get_by_role("button", name="Save changes").click()
-
-    page.wait_for_url(webapp.url("/profile"))
-    assert flash(page).inner_text() == "Your profile was saved."
-    assert flash(page).is_visible()
-    assert page.locator('dd[data-field="displayName"]').inner_text() == "Ada Lovelace"
-    assert tenant.user(email)["displayName"] == "Ada Lovelace"
+    edit_profile_and_save(page, site, tenant, email)
     checks.page(page, "profile-saved")
 
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(webapp.url("/"))
+    page.wait_for_url(site.url("/"))
     assert flash(page).inner_text() == "You have been signed out."
     assert flash(page).is_visible()
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome to Contoso"
     assert page.locator("header.site-header").get_by_role("link", name="Sign in").is_visible()
     checks.page(page, "signed-out")
+
+
+def edit_profile_and_save(page, site, tenant, email: str) -> None:
+    """On the edit form (MFA done): change what a customer may change, save, and see it saved in the
+    app (the header too, at once) and at the tenant. The sign-in email is shown, not editable."""
+    sign_in_email = page.get_by_label("Email")
+    assert sign_in_email.input_value() == email and not sign_in_email.is_editable()
+    page.get_by_label("Display name").fill("Ada Lovelace")
+    page.get_by_label("Job title").fill("Analyst")
+    page.get_by_label("City").fill("London")
+    page.get_by_label("Country or region").fill("United Kingdom")
+    page.get_by_label("Preferred language").select_option("en-GB")
+    page.get_by_role("button", name="Save changes").click()
+
+    page.wait_for_url(site.url("/profile"))
+    assert flash(page).inner_text() == "Your profile was saved."
+    assert flash(page).is_visible()
+    assert page.locator('dd[data-field="displayName"]').inner_text() == "Ada Lovelace"
+    assert page.locator('dd[data-field="city"]').inner_text() == "London"
+    assert page.locator('dd[data-field="preferredLanguage"]').inner_text() == "English (United Kingdom)"
+    assert_header_for(page, "Ada Lovelace")
+    saved = tenant.user(email)
+    assert (saved["displayName"], saved["jobTitle"], saved["city"], saved["country"], saved["preferredLanguage"]) == (
+        "Ada Lovelace", "Analyst", "London", "United Kingdom", "en-GB"
+    )
+
+
+def assert_session_cookie_fits(page, site) -> None:
+    """Over HTTPS the browser holds a `__Host-` session cookie (it keeps one only if Secure, Path=/,
+    no Domain); over plain HTTP an unprefixed one, which it could not keep as Secure."""
+    cookies = [c for c in page.context.cookies(site.base_url) if c["name"].endswith("ciam_session")]
+    assert len(cookies) == 1, cookies
+    cookie = cookies[0]
+    if site.base_url.startswith("https://"):
+        assert cookie["name"] == "__Host-ciam_session" and cookie["secure"] and cookie["path"] == "/"
+    else:
+        assert cookie["name"] == "ciam_session" and not cookie["secure"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
 
 def test_returning_customer_signs_in_with_the_keyboard_alone(page, webapp, tenant, customer, checks):
@@ -135,7 +170,7 @@ def test_returning_customer_signs_in_with_the_keyboard_alone(page, webapp, tenan
 
 
 def test_pages_are_readable_on_a_phone(open_page, webapp, tenant, customer, checks):
-    from tests.browser.conftest import PHONE
+    from tests.support.chromium import PHONE
 
     page = open_page(viewport=PHONE)
     page.goto(webapp.url("/auth/sign-in"))

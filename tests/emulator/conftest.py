@@ -21,6 +21,7 @@ from ciam_emulator import EmulatorSettings, create_app
 from ciam_emulator.seed import SeedResult, seed
 from ciam_emulator.server import make_server
 from ciam_emulator.tls import ensure_tls
+from tests.support.graph_admin import GraphAdminClient
 
 APP_BASE_URL = "http://localhost:5000"
 REDIRECT_URI = f"{APP_BASE_URL}/auth/redirect"
@@ -86,6 +87,23 @@ class LiveEmulator:
     def new_user(self, email: str, password: str = "Str0ng-Passw0rd!", display_name: str = "Test User") -> str:  # noqa: S107 - test-only password
         self.control("POST", "users", {"email": email, "password": password, "display_name": display_name})
         return password
+
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+
+class GraphAdmin(GraphAdminClient):
+    """Calls the emulator's Graph admin endpoints as the tenant's admin (a token from the test controls)."""
+
+    def __init__(self, emulator: LiveEmulator, scopes: list[str] | None = None) -> None:
+        body = {} if scopes is None else {"scopes": scopes}
+        token = emulator.control("POST", "admin-token", body).json()["access_token"]
+        super().__init__(f"{emulator.base_url}/v1.0", token, trusted_session(emulator.ca_cert))
+
+
+def seeded_graph_grant(emulator: LiveEmulator) -> dict[str, Any]:
+    """The web app's tenant-wide grant on Microsoft Graph, as seed() made it."""
+    return GraphAdmin(emulator).tenant_wide_grant(emulator.seeded.client_id, GRAPH_APP_ID)
 
 
 @pytest.fixture(scope="session")

@@ -303,24 +303,10 @@ def _provider_behaves_again(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def provider_browser(playwright, openid_provider: OpenIdProvider) -> Iterator[object]:
     """A chromium that trusts the provider's certificate key (tests/browser's trusts the emulator's)."""
-    from tests.browser.conftest import CHROMIUM, _spki_pin
+    from tests.support.chromium import launch_chromium
+    from tests.support.site_tls import spki_pin
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    provider_browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            # Trust exactly the provider's certificate key, not "ignore all certificate errors".
-            f"--ignore-certificate-errors-spki-list={_spki_pin(Path(openid_provider.server_cert))}",
-        ],
-    )
+    provider_browser = launch_chromium(playwright, [spki_pin(Path(openid_provider.server_cert))])
     yield provider_browser
     provider_browser.close()
 
@@ -328,14 +314,9 @@ def provider_browser(playwright, openid_provider: OpenIdProvider) -> Iterator[ob
 @pytest.fixture()
 def provider_page(provider_browser) -> Iterator[object]:
     """A watched page in a fresh browser context (no cookies from another test)."""
-    from tests.browser.conftest import DESKTOP
-    from tests.browser.page_checks import BrowserWatch
+    from tests.support.chromium import open_watched_page
 
-    context = provider_browser.new_context(viewport=DESKTOP, locale="en-GB")
-    watch = BrowserWatch.install(context)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.watch = watch  # type: ignore[attr-defined]
+    context, page = open_watched_page(provider_browser)
     yield page
     context.close()
 
@@ -343,13 +324,6 @@ def provider_page(provider_browser) -> Iterator[object]:
 @pytest.fixture()
 def provider_screenshot(request: pytest.FixtureRequest):
     """`provider_screenshot(page, "name")` saves test-artifacts/screenshots/<test>-<name>.png (git-ignored)."""
-    from tests.browser.conftest import ARTIFACTS
+    from tests.support.chromium import screenshot_taker
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def take(page, name: str) -> Path:
-        path = ARTIFACTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-    return take
+    return screenshot_taker(request.node.name)

@@ -99,7 +99,7 @@ def _wait_until_up(served: Served) -> None:
         try:
             if requests.get(served.url("/healthz"), timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still booting, or busy starting its workers
             pass
         time.sleep(0.1)
     raise AssertionError("gunicorn did not answer /healthz within 30 s")

@@ -10,7 +10,6 @@ import signal
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
 import redis
@@ -19,8 +18,8 @@ from ciam_webapp import ConfigError, create_app
 from tests.conftest import app_settings
 from tests.scale.conftest import session_id
 from tests.scale.test_redis_sessions import JWT
-from tests.support.journeys import sign_in
-from tests.support.person import Page, form_values
+from tests.support.journeys import sign_in, sign_in_up_to_the_callback
+from tests.support.person import form_values
 
 
 def _assert_store_unavailable_page(response) -> None:
@@ -79,7 +78,7 @@ def test_redis_killed_mid_run_gives_503_pages_readyz_says_why_and_the_app_recove
     stranger = person.__class__(tenant.ca_bundle)
     start = stranger.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15)
     assert start.status_code == 302 and start.headers["Location"].startswith(tenant.base_url)
-    callback_url = _tenant_redirect_back(stranger, app, customer)
+    callback_url = sign_in_up_to_the_callback(stranger, app, customer.email, customer.password)
     finish = stranger.http.get(callback_url, allow_redirects=False, timeout=15)
     _assert_store_unavailable_page(finish)
     assert "ciam_session" not in finish.headers.get("Set-Cookie", "")
@@ -117,7 +116,7 @@ def test_a_session_that_cannot_be_written_is_not_saved_at_all(
     home = sign_in(person, app, tenant, customer.email, customer.password)
     # A second sign-in, started now and stopped at the tenant's redirect back to us, so that later
     # the callback's write (new tokens into the same customer's session) is what fails.
-    callback_url = _tenant_redirect_back(person, app, customer)
+    callback_url = sign_in_up_to_the_callback(person, app, customer.email, customer.password)
     key = prefix + session_id(person)
     before = admin.hgetall(key)
 
@@ -147,29 +146,6 @@ def test_a_session_that_cannot_be_written_is_not_saved_at_all(
         admin.close()
     assert tenant.user(customer.email)["displayName"] == customer.display_name
     assert person.get(app.url("/profile")).status == 200, "the session is whole and still works"
-
-
-def _tenant_redirect_back(person, app, customer) -> str:
-    """Start a sign-in and follow it by hand up to (not including) the tenant's redirect to us."""
-    response = person.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15)
-    for _ in range(10):
-        location = response.headers.get("Location")
-        if location:
-            url = urljoin(response.url, location)
-            if url.startswith(app.base_url):
-                return url
-            response = person.http.get(url, allow_redirects=False, timeout=15)
-            continue
-        page = Page(response)  # a hosted page: answer it as the customer would
-        form = page.forms()[0]
-        fields = form_values(form)
-        if page.has_field("password"):
-            fields["password"] = customer.password
-        if page.has_field("email"):
-            fields["email"] = customer.email
-        action = urljoin(page.url, form.get("action") or page.url)
-        response = person.http.post(action, data=fields, allow_redirects=False, timeout=15)
-    raise AssertionError("the tenant never sent us back")
 
 
 def test_embedded_store_works_and_holds_no_token_in_clear(start_instance, person, tenant, customer):

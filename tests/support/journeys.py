@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-from .person import Page, Person
+import requests
+
+from .person import Page, Person, form_values
 
 
 class TenantPages:
@@ -62,3 +65,33 @@ def sign_in(person: Person, webapp, tenant, email: str, password: str, *, next_p
 
 def on_app(page: Page, webapp) -> bool:
     return urlsplit(page.url).netloc == urlsplit(webapp.base_url).netloc
+
+
+def callback_url_after(person: Person, response: requests.Response, app: Any, email: str, password: str) -> str:
+    """From `response` (a redirect to the tenant), answer the tenant's pages by hand as the customer, up to
+    the tenant's redirect back to the app, which is returned and not followed (so a test can send it
+    when and how it likes)."""
+    for _ in range(10):
+        location = response.headers.get("Location")
+        if location:
+            url = urljoin(response.url, location)
+            if url.startswith(app.base_url):
+                return url
+            response = person.http.get(url, allow_redirects=False, timeout=15)
+            continue
+        page = Page(response)  # a hosted page: answer it as the customer would
+        form = page.forms()[0]
+        fields = form_values(form)
+        if page.has_field("password"):
+            fields["password"] = password
+        if page.has_field("email"):
+            fields["email"] = email
+        action = urljoin(page.url, form.get("action") or page.url)
+        response = person.http.post(action, data=fields, allow_redirects=False, timeout=15)
+    raise AssertionError("the tenant never sent us back")
+
+
+def sign_in_up_to_the_callback(person: Person, app: Any, email: str, password: str) -> str:
+    """Start a sign-in and go through the tenant by hand; returns the callback URL, not yet visited."""
+    start = person.http.get(app.url("/auth/sign-in"), allow_redirects=False, timeout=15)
+    return callback_url_after(person, start, app, email, password)

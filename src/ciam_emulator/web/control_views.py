@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from ciam_emulator import tokens
 from ciam_emulator.controls import MISBEHAVIOUR_CASES, InjectedResponse
 from ciam_emulator.errors import EmulatorError
-from ciam_emulator.graph import user_resource
+from ciam_emulator.graph import user_properties
 from ciam_emulator.hosted_flows import is_valid_email
 from ciam_emulator.passwords import password_policy_problem
 from ciam_emulator.scopes import ScopeRequest
@@ -236,7 +236,7 @@ def admin_token() -> Response:
             "token_type": "Bearer",
             "scope": " ".join(scopes),
             "expires_in": tokens.TOKEN_LIFETIME_SECONDS,
-            "access_token": tokens.sign(claims, emu.keys.active()),
+            "access_token": emu.graph_token_key.seal(claims),
         }
     )
 
@@ -250,8 +250,7 @@ def get_user(email: str) -> tuple[Response, int]:
 
 
 def _user_json(user: Any) -> dict[str, Any]:
-    resource = user_resource(emulator(), user)
-    resource.pop("@odata.context", None)
+    resource = user_properties(emulator(), user)
     resource["email"] = user.email
     resource["mfaEmailConfirmed"] = user.mfa_email_confirmed
     return resource

@@ -124,11 +124,14 @@ def permission_grants() -> Response:
     return _handle("/oauth2PermissionGrants", work)
 
 
-@blueprint.patch("/oauth2PermissionGrants/<grant_id>")
+@blueprint.route("/oauth2PermissionGrants/<grant_id>", methods=["PATCH", "DELETE"])
 def permission_grant(grant_id: str) -> Response:
     def work(tenant: Tenant, claims: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
         graph_admin.require(claims, any_of=graph_admin.WRITE_GRANTS)
-        graph_admin.update_grant(emulator(), tenant, grant_id, _json_body())
+        if request.method == "DELETE":
+            graph_admin.delete_grant(emulator(), tenant, grant_id)
+        else:
+            graph_admin.update_grant(emulator(), tenant, grant_id, _json_body())
         return None, 204
 
     return _handle("/oauth2PermissionGrants/{id}", work)

@@ -101,7 +101,8 @@ def me() -> Response:
         user, _ = graph.authenticate(emu, request.headers.get("Authorization"), write=request.method == "PATCH")
         if request.method == "GET":
             request_id, client_request_id = _request_ids()
-            return _with_ids(jsonify(graph.user_resource(emu, user)), request_id, client_request_id)
+            resource = graph.selected_user_resource(emu, user, request.args.get("$select"))
+            return _with_ids(jsonify(resource), request_id, client_request_id)
         body = request.get_json(silent=True)
         if body is None:
             raise GraphError(
@@ -110,7 +111,7 @@ def me() -> Response:
                 "Unable to read JSON request payload. Please ensure Content-Type header is set and payload "
                 "is of valid JSON format.",
             )
-        emu.store.update_user_profile(user.id, graph.validate_patch(body))
+        emu.store.update_user_profile(user.id, graph.validate_customer_patch(body))
     except GraphError as error:
         return graph_error_response(error)
     request_id, client_request_id = _request_ids()

@@ -37,6 +37,10 @@ def respond_to_step(auth_request: AuthRequest, step: authz.Step, signed_in: Sign
     if step.kind == "callback":
         assert step.callback is not None
         response = deliver_callback(step.callback)
+    elif step.kind == "admin_approval_needed":
+        assert step.page_error is not None
+        problem = step.page_error
+        response = error_page("Need admin approval", problem.message, problem.status, problem.code)
     elif step.kind == "mfa_code":
         session_user = authz.session_for_request(emu, auth_request)
         assert session_user is not None

@@ -28,7 +28,12 @@ def install_security_headers(app: Flask, *, tenant_origin: str, serves_https: bo
     def add_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin: our own pages get a full Referer, which Flask-WTF's strict CSRF check needs over
+        # HTTPS; other sites get none. The callback's URL holds an authorization code, so its responses
+        # (redirect or error page) let a Referer carry only our origin (README, security notes).
+        response.headers.setdefault(
+            "Referrer-Policy", "strict-origin" if request.endpoint == "auth.redirect" else "same-origin"
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

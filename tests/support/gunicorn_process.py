@@ -1,0 +1,121 @@
+"""`ciam-webapp serve` (gunicorn) as a subprocess, configured by its environment alone, as in production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+def app_environment(
+    tenant, *, public_url: str, instance_dir: Path, secret_key: str, **overrides: str
+) -> dict[str, str]:
+    """The app's settings for the emulated tenant, as environment variables; `public_url` is where
+    browsers reach the app (its redirect URIs derive from it)."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(instance_dir),
+        "LANG": "C.UTF-8",
+        "CLIENT_ID": tenant.client_id,
+        "CLIENT_SECRET": tenant.client_secret,
+        "TENANT_SUBDOMAIN": tenant.subdomain,
+        "AUTHORITY": f"{tenant.base_url}/{tenant.subdomain}.onmicrosoft.com/",
+        "REDIRECT_URI": f"{public_url}/auth/redirect",
+        "POST_LOGOUT_REDIRECT_URI": f"{public_url}/",
+        "SECRET_KEY": secret_key,
+        "MFA_SCOPE": f"api://{tenant.mfa_app_id}/User.MFA",
+        "GRAPH_ENDPOINT": f"{tenant.base_url}/v1.0",
+        "CA_BUNDLE": tenant.ca_bundle,
+        "INSTANCE_DIR": str(instance_dir),
+        "HTTP_TIMEOUT": "5",
+    }
+    environment.update(overrides)
+    return environment
+
+
+def serve_command() -> list[str]:
+    script = Path(sys.executable).parent / "ciam-webapp"  # the console script of this virtualenv
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ciam_webapp.cli"]
+
+
+@dataclass
+class GunicornProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def direct_url(self) -> str:
+        """gunicorn itself, bypassing any proxy."""
+        return f"http://localhost:{self.port}"
+
+    base_url = direct_url
+
+    def url(self, path: str) -> str:
+        return self.direct_url + path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_gunicorn(
+    environment: Mapping[str, str], *, port: int, workers: int, timeout: int, workdir: Path
+) -> GunicornProcess:
+    """`ciam-webapp serve` on 127.0.0.1:`port`, waited for until /healthz answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "gunicorn.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                *serve_command(),
+                "serve",
+                "--bind", f"127.0.0.1:{port}",
+                "--workers", str(workers),
+                "--timeout", str(timeout),
+            ],
+            cwd=workdir,  # no .env here: the environment is the whole configuration
+            env=dict(environment),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    served = GunicornProcess(process, port, log_path)
+    try:
+        _wait_until_healthy(served)
+    except BaseException:
+        served.stop()  # never leave a gunicorn behind a failed start
+        raise
+    return served
+
+
+def _wait_until_healthy(served: GunicornProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if served.process.poll() is not None:
+            raise AssertionError(f"gunicorn exited:\n{served.log_text()[-3000:]}")
+        try:
+            if requests.get(f"{served.direct_url}/healthz", timeout=2).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its workers are still booting
+        time.sleep(0.1)
+    raise AssertionError(f"gunicorn did not answer /healthz within {timeout} s")

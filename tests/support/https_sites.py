@@ -1,0 +1,114 @@
+"""The app reached over HTTPS, the two ways production serves it:
+
+- directly over TLS (the app's own server holds the certificate), in this process;
+- behind nginx, which terminates TLS in front of `ciam-webapp serve` (gunicorn, TRUSTED_PROXIES=1),
+  running the committed deploy/nginx/ciam-webapp.conf.
+
+Each listens on its own port, so its redirect URIs are added to the emulator's web app
+registration first, as a real deployment registers its public URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server as make_wsgi_server
+
+from ciam_emulator.seed import seed
+from ciam_webapp import Settings, create_app
+
+from .gunicorn_process import GunicornProcess, app_environment, start_gunicorn
+from .nginx import NginxServer, start_nginx
+from .servers import ServerThread, free_port
+from .site_tls import SITE_HOST, SiteCertificate
+
+GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --timeout 60`
+
+
+def register_redirect_uris(tenant: Any, public_url: str) -> None:
+    """Add `public_url`'s redirect and post-logout URIs to the running emulator's web app."""
+    instance_dir = tenant.app.extensions["ciam_emulator"].settings.instance_dir
+    seed(
+        Path(instance_dir),
+        app_base_url=f"http://localhost:{tenant.app_port}",  # the suite's main app, unchanged
+        extra_redirect_uris=[f"{public_url}/auth/redirect"],
+        extra_post_logout_redirect_uris=[f"{public_url}/"],
+    )
+
+
+@dataclass
+class TlsWebApp:
+    """The app in this process, serving HTTPS itself."""
+
+    base_url: str
+    app: Any
+    settings: Settings
+    server: ServerThread
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: Any, instance_dir: Path) -> TlsWebApp:
+    """`settings_for(public_url, instance_dir)` gives the app's Settings (tests.conftest.app_settings)."""
+    port = free_port()
+    base_url = f"https://{SITE_HOST}:{port}"
+    register_redirect_uris(tenant, base_url)
+    settings = settings_for(base_url, instance_dir)
+    app = create_app(settings)
+    server = ServerThread(
+        make_wsgi_server("127.0.0.1", port, app, threaded=True, ssl_context=certificate.server_context())
+    )
+    return TlsWebApp(base_url=base_url, app=app, settings=settings, server=server)
+
+
+@dataclass
+class ProxiedApp:
+    """nginx (TLS) → gunicorn (`ciam-webapp serve`, TRUSTED_PROXIES=1), as deployed."""
+
+    nginx: NginxServer
+    gunicorn: GunicornProcess
+    environment: dict[str, str] = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.nginx.https_url
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def stop(self) -> None:
+        self.nginx.stop()
+        self.gunicorn.stop()
+
+
+def start_proxied_app(
+    tenant: Any, certificate: SiteCertificate, workdir: Path, *, http_timeout: str = "3"
+) -> ProxiedApp:
+    gunicorn_port = free_port()
+    nginx = start_nginx(
+        upstream=f"127.0.0.1:{gunicorn_port}",
+        certificate=certificate.cert_chain,
+        private_key=certificate.private_key,
+        keep_logs_in=workdir / "nginx-logs",
+    )
+    try:
+        register_redirect_uris(tenant, nginx.https_url)
+        environment = app_environment(
+            tenant,
+            public_url=nginx.https_url,
+            instance_dir=workdir / "instance",
+            secret_key=secrets.token_hex(32),
+            TRUSTED_PROXIES="1",
+            HTTP_TIMEOUT=http_timeout,
+        )
+        gunicorn = start_gunicorn(
+            environment, port=gunicorn_port, workers=2, timeout=GUNICORN_TIMEOUT, workdir=workdir / "gunicorn"
+        )
+    except BaseException:
+        nginx.stop()
+        raise
+    return ProxiedApp(nginx=nginx, gunicorn=gunicorn, environment=environment)
