@@ -24,26 +24,36 @@ def install_security_headers(app: Flask, *, tenant_origin: str, serves_https: bo
         ]
     )
 
+    common = {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    hsts = "max-age=31536000; includeSubDomains"
+
     @app.after_request
     def add_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers = response.headers
+        # One pass over what is already set (a view may set its own); Headers.setdefault per header
+        # costs an exception inside Werkzeug for every header that is missing, i.e. almost all.
+        present = {name.lower() for name in headers.keys()}
+        wanted = dict(common)
         # same-origin: our own pages get a full Referer, which Flask-WTF's strict CSRF check needs over
         # HTTPS; other sites get none. The callback's URL holds an authorization code, so its responses
         # (redirect or error page) let a Referer carry only our origin (README, security notes).
-        response.headers.setdefault(
-            "Referrer-Policy", "strict-origin" if request.endpoint == "auth.redirect" else "same-origin"
-        )
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        wanted["Referrer-Policy"] = "strict-origin" if request.endpoint == "auth.redirect" else "same-origin"
         if serves_https or request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            wanted["Strict-Transport-Security"] = hsts
+        for name, value in wanted.items():
+            if name.lower() not in present:
+                headers.add(name, value)
         if request.endpoint != "static":
             # Every page may show personal data or depend on who is signed in: no browser or shared
             # cache keeps it. (Deciding per page would mean reading the session on every request.)
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["Pragma"] = "no-cache"
+            headers["Cache-Control"] = "no-store"
+            headers["Pragma"] = "no-cache"
         return response
 
 
