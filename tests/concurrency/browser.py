@@ -264,6 +264,11 @@ class Rounds:
                 self.failures.append(f"round {self.round}, browser {n}: {str(failure)[:600]}")
         return results
 
+    def check(self, condition: bool, message: str) -> None:
+        """A check of the whole round (e.g. the emulator's counters), kept like a browser's failure."""
+        if not condition:
+            self.failures.append(f"round {self.round}: {message}")
+
     def assert_none_failed(self) -> None:
         assert not self.failures, f"{len(self.failures)} of {self.repetitions} repetitions failed:\n" + "\n".join(
             self.failures[:10]

@@ -38,7 +38,8 @@ def _two_tabs_sign_in_at_once(browser: Browser) -> None:
     callback_a = browser.start("/auth/sign-in?next=/claims")
     callback_b = browser.start("/auth/sign-in")
     states = {state_of(callback_a), state_of(callback_b)}
-    assert len(states) == 2 and states <= set(browser.pending_sign_ins()), browser.pending_sign_ins()
+    in_progress = browser.pending_sign_ins()
+    assert len(states) == 2 and states <= set(in_progress), f"both sign-ins are in progress: {in_progress}"
 
     sent = browser.at_once([("a", "GET", callback_a, {}), ("b", "GET", callback_b, {})])
     for tab, after in (("a", "/claims"), ("b", "/")):

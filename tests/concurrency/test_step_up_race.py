@@ -66,9 +66,11 @@ def test_a_step_up_survives_requests_overlapping_its_callback(
         app_clock.advance(app_on_store.instance.settings.step_up_max_age + 1)
         rounds.step(_step_up_until_callback)
         before = stats.all()
-        rounds.step(_race)
+        racing = len(rounds.step(_race))
         during = stats.all()
-        assert during["token"]["refresh_token"] > before["token"]["refresh_token"], "the pages in the race wrote"
+        refreshed = during["token"]["refresh_token"] - before["token"]["refresh_token"]
+        rounds.check(refreshed >= racing, f"only {refreshed} of {racing} profiles in the race refreshed their token")
         rounds.step(_edit_form_opens)
-        assert stats.all()["authorize"] == during["authorize"], "opening the edit form sent a browser to the tenant"
+        sent_to_tenant = stats.all()["authorize"] - during["authorize"]
+        rounds.check(sent_to_tenant == 0, f"opening the edit form sent {sent_to_tenant} browser(s) to the tenant")
     rounds.assert_none_failed()
