@@ -157,9 +157,10 @@ def redis_instances(shared_redis: RedisSpace, start_instance: Callable[..., Inst
 class PrivateRedis:
     """A redis-server of our own (no persistence), which a test may stop, pause and start again."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *options: str) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.options = options  # more redis-server options, e.g. "--maxmemory", "4mb"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -175,6 +176,7 @@ class PrivateRedis:
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self.workdir),
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ It follows redirects, reads the page it lands on, fills in the form a person wou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -30,8 +31,9 @@ class Page:
     def text(self) -> str:
         return self.response.text
 
-    @property
+    @cached_property
     def soup(self) -> BeautifulSoup:
+        # Parsed once per page (a page is read many times: each has_field, form_with and link).
         return BeautifulSoup(self.response.text, "html.parser")
 
     @property

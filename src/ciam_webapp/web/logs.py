@@ -59,6 +59,12 @@ def configure_logging(app: Flask, level: str) -> None:
     package_logger.handlers[:] = [handler]
     package_logger.setLevel(level)
     package_logger.propagate = True  # tests capture through the root logger
+    # Flask-Limiter logs a breached limit (INFO) and a counter store it could not reach (ERROR: the
+    # request was let through) on its own logger, which holds only a NullHandler: without ours both
+    # lines are lost.
+    limiter_logger = logging.getLogger("flask-limiter")
+    limiter_logger.handlers[:] = [handler]
+    limiter_logger.setLevel(level)
     werkzeug_logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, QueryStringRedactor) for f in werkzeug_logger.filters):
         werkzeug_logger.addFilter(QueryStringRedactor())
