@@ -60,6 +60,29 @@ def merge_caches(kept: msal.SerializableTokenCache, newer: msal.SerializableToke
     return merged
 
 
+def merge_changes(
+    base: msal.SerializableTokenCache, theirs: msal.SerializableTokenCache, ours: msal.SerializableTokenCache
+) -> msal.SerializableTokenCache:
+    """Three-way merge for two requests that changed one session's cache at once: start from `theirs`
+    (what the other request saved), then apply only what `ours` changed since `base` (what this
+    request loaded): entries it added or replaced, and entries it removed. Entries `ours` merely
+    carried over from `base` never overwrite newer ones in `theirs`."""
+    base_data: dict[str, dict[str, object]] = json.loads(base.serialize() or "{}")
+    ours_data: dict[str, dict[str, object]] = json.loads(ours.serialize() or "{}")
+    merged_data: dict[str, dict[str, object]] = json.loads(theirs.serialize() or "{}")
+    for section in set(base_data) | set(ours_data):
+        before, after = base_data.get(section, {}), ours_data.get(section, {})
+        target = merged_data.setdefault(section, {})
+        for key in set(before) | set(after):
+            if key in after and before.get(key) != after[key]:
+                target[key] = after[key]
+            elif key in before and key not in after:
+                target.pop(key, None)
+    merged = msal.SerializableTokenCache()
+    merged.deserialize(json.dumps(merged_data))
+    return merged
+
+
 def _derived_key(secret_key: str) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ciam-webapp token cache v1")
     return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode("utf-8")))

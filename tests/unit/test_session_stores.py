@@ -5,11 +5,13 @@ TTL refresh at most once a minute."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import msal
 import pytest
 import redis
 
@@ -19,7 +21,9 @@ from ciam_webapp.sessions import (
     SqliteSessionStore,
     StoredRecord,
     WriteStatus,
+    field_merges,
 )
+from ciam_webapp.token_cache import TokenCacheCodec
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -225,8 +229,8 @@ def test_concurrent_token_cache_changes_are_merged(store):
     sid = signed_in(store)
     merged: list[tuple[Any, Any]] = []
 
-    def merge(theirs: Any, ours: Any) -> Any:
-        merged.append((theirs, ours))
+    def merge(base: Any, theirs: Any, ours: Any) -> Any:
+        merged.append((base, theirs, ours))
         return theirs + b"+" + ours
 
     first, second = new_record(store, sid, merges={"cache": merge}), new_record(store, sid, merges={"cache": merge})
@@ -234,8 +238,30 @@ def test_concurrent_token_cache_changes_are_merged(store):
     first["cache"] = b"graph"
     second["cache"] = b"mfa"
     first.commit(), second.commit()
-    assert merged == [(b"graph", b"mfa")]
+    assert merged == [(b"tokens-1", b"graph", b"mfa")], "the merge sees what the request loaded, too"
     assert new_record(store, sid)["cache"] == b"graph+mfa"
+
+
+def test_a_token_refreshed_by_one_request_is_not_put_back_by_another_that_only_carried_it(store):
+    codec = TokenCacheCodec((), secret_key="k" * 40)
+
+    def sealed(data: dict[str, Any]) -> bytes:
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(json.dumps(data))
+        return codec.seal(cache)
+
+    record = new_record(store, None)
+    record["user"] = {"oid": "alice"}
+    record["token_cache"] = sealed({"AccessToken": {"graph": {"secret": "graph-1"}}})
+    sid = record.commit().sid
+    page = new_record(store, sid, merges=field_merges(codec))
+    callback = new_record(store, sid, merges=field_merges(codec))
+    page.get("token_cache"), callback.get("token_cache")
+    page["token_cache"] = sealed({"AccessToken": {"graph": {"secret": "graph-2"}}})  # refreshed Graph
+    callback["token_cache"] = sealed({"AccessToken": {"graph": {"secret": "graph-1"}, "mfa": {"secret": "mfa-1"}}})
+    page.commit(), callback.commit()
+    stored = json.loads(codec.load(new_record(store, sid)["token_cache"]).serialize())
+    assert stored["AccessToken"] == {"graph": {"secret": "graph-2"}, "mfa": {"secret": "mfa-1"}}
 
 
 def test_a_field_another_request_changed_is_left_as_that_request_wrote_it(store):

@@ -3,7 +3,7 @@ import json
 import msal
 from cryptography.fernet import Fernet
 
-from ciam_webapp.token_cache import TokenCacheCodec, merge_caches
+from ciam_webapp.token_cache import TokenCacheCodec, merge_caches, merge_changes
 
 
 def _cache_with(secret: str) -> msal.SerializableTokenCache:
@@ -40,3 +40,39 @@ def test_merge_keeps_both_and_newer_wins():
     merged = json.loads(merge_caches(kept, newer).serialize())
     assert merged["RefreshToken"]["k"]["secret"] == "new"
     assert merged["RefreshToken"]["k2"]["secret"] == "other"
+
+
+def _cache(data: dict) -> msal.SerializableTokenCache:
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(json.dumps(data))
+    return cache
+
+
+def test_a_three_way_merge_keeps_what_each_request_changed_and_nothing_stale():
+    """A step-up callback (adds the MFA token, carries the old Graph token) saving after a page that
+    refreshed the Graph token must not put the old Graph token back (and the other way round)."""
+    base = _cache({"AccessToken": {"graph": {"secret": "graph-1"}}, "RefreshToken": {"rt": {"secret": "rt-1"}}})
+    page_refreshed = _cache(
+        {"AccessToken": {"graph": {"secret": "graph-2"}}, "RefreshToken": {"rt": {"secret": "rt-2"}}}
+    )
+    step_up = _cache(
+        {
+            "AccessToken": {"graph": {"secret": "graph-1"}, "mfa": {"secret": "mfa-1"}},
+            "RefreshToken": {"rt": {"secret": "rt-3"}},
+        }
+    )
+    merged = json.loads(merge_changes(base, page_refreshed, step_up).serialize())
+    assert merged["AccessToken"] == {"graph": {"secret": "graph-2"}, "mfa": {"secret": "mfa-1"}}
+    assert merged["RefreshToken"] == {"rt": {"secret": "rt-3"}}, "both changed it: the later save's stands"
+    merged = json.loads(merge_changes(base, step_up, page_refreshed).serialize())  # the other order
+    assert merged["AccessToken"] == {"graph": {"secret": "graph-2"}, "mfa": {"secret": "mfa-1"}}
+
+
+def test_a_three_way_merge_applies_a_removal():
+    base = _cache({"AccessToken": {"a": {"secret": "1"}, "b": {"secret": "2"}}})
+    theirs = _cache({"AccessToken": {"a": {"secret": "1"}, "b": {"secret": "2"}, "c": {"secret": "3"}}})
+    ours = _cache({"AccessToken": {"a": {"secret": "1"}}})
+    assert json.loads(merge_changes(base, theirs, ours).serialize())["AccessToken"] == {
+        "a": {"secret": "1"},
+        "c": {"secret": "3"},
+    }

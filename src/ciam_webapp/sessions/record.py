@@ -42,8 +42,9 @@ class _Deleted:
 
 
 DELETED = _Deleted()
-# How a field changed by two requests at once is resolved: (value now stored, this request's value) -> value.
-Merge = Callable[[Any, Any], Any]
+# How a field changed by two requests at once is resolved:
+# (value this request loaded or None, value now stored, this request's value) -> value to write.
+Merge = Callable[[Any, Any, Any], Any]
 
 
 class CookieAction(enum.Enum):
@@ -218,7 +219,7 @@ class StoredRecord(MutableMapping[str, Any]):
             merge = self._merges.get(name)
             ours = changes[name]
             if merge is not None and theirs is not DELETED and ours is not DELETED:
-                resolved[name] = merge(theirs, ours)
+                resolved[name] = merge(self._values.get(name), theirs, ours)
             else:
                 # The other request acted later on what it saw; its value stands.
                 del resolved[name]

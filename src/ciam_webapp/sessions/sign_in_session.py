@@ -32,7 +32,7 @@ import msal
 
 from ..identity import InteractionRequired, SignedIn, SignInError
 from ..identity.client import AccessToken
-from ..token_cache import TokenCacheCodec, merge_caches
+from ..token_cache import TokenCacheCodec, merge_caches, merge_changes
 from .record import Merge
 
 # Field names in the server-side record. Nothing else is stored there.
@@ -197,10 +197,12 @@ class SessionEnded(SignInError):
 
 
 def field_merges(codec: TokenCacheCodec) -> dict[str, Merge]:
-    """How the record resolves two requests changing one field at once: both token caches' tokens are kept."""
+    """How the record resolves two requests changing one field at once: the token cache the other request
+    saved, plus what this request changed in it (a three-way merge: nothing this request merely carried
+    over replaces a newer token)."""
 
-    def merge_token_caches(theirs: bytes, ours: bytes) -> bytes:
-        return codec.seal(merge_caches(codec.load(theirs), codec.load(ours)))
+    def merge_token_caches(base: bytes | None, theirs: bytes, ours: bytes) -> bytes:
+        return codec.seal(merge_changes(codec.load(base), codec.load(theirs), codec.load(ours)))
 
     return {TOKEN_CACHE: merge_token_caches}
 
