@@ -137,7 +137,7 @@ class EntraClient:
         login_hint: str | None = None,
         max_age: int | None = None,
     ) -> dict[str, Any]:
-        """Return MSAL's auth code flow (keep it server-side); its `auth_uri` is where to send the user."""
+        """MSAL's auth code flow: the caller keeps what the callback needs; `auth_uri` is where to go."""
         app = self._msal_app(None)
         return app.initiate_auth_code_flow(
             scopes,
