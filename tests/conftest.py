@@ -26,10 +26,10 @@ from ciam_emulator.seed import seed
 from ciam_emulator.server import make_server as make_emulator_server
 from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings, create_app
-from tests.support.https_sites import ProxiedApp, TlsWebApp, start_proxied_app, start_tls_webapp
+from tests.support.https_sites import ProxiedApp, start_proxied_app, start_tls_webapp
 from tests.support.person import Page, Person
 from tests.support.referrer import BrowserLikePerson
-from tests.support.servers import ServerThread, free_port
+from tests.support.servers import AppOnThread, ServerThread, free_port
 from tests.support.site_tls import SiteCertificate, make_site_certificate
 
 # Everything secret the suite creates, checked against the captured logs at the end of the run.
@@ -294,7 +294,7 @@ def site_certificate(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def tls_webapp(
     tenant: Tenant, site_certificate: SiteCertificate, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TlsWebApp]:
+) -> Iterator[AppOnThread]:
     """The app serving HTTPS itself on https://localhost:<port>."""
     served = start_tls_webapp(
         tenant,

@@ -23,10 +23,11 @@ import requests
 
 from tests.conftest import SUITE_SECRETS
 from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
-from tests.support.https_sites import GUNICORN_TIMEOUT, register_redirect_uris
+from tests.support.https_sites import GUNICORN_TIMEOUT
 from tests.support.journeys import sign_in
 from tests.support.nginx import committed_config, directive, seconds, size_in_bytes, start_nginx
 from tests.support.person import Person
+from tests.support.registration import register_app_urls
 from tests.support.servers import free_port
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")
@@ -88,7 +89,7 @@ def untrusting_gunicorn(tenant, tmp_path_factory) -> Iterator[GunicornProcess]:
     """gunicorn reached directly, with TRUSTED_PROXIES unset (0), as it must be without a proxy."""
     port = free_port()
     public_url = f"http://localhost:{port}"
-    register_redirect_uris(tenant, public_url)
+    register_app_urls(tenant, public_url)
     workdir = tmp_path_factory.mktemp("untrusting")
     environment = app_environment(
         tenant, public_url=public_url, instance_dir=workdir / "instance", secret_key=secrets.token_hex(32)

@@ -4,32 +4,25 @@ to look into the store behind the app (does it hold this session id? how many se
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-import requests
 
-from ciam_webapp import Settings
-from tests.conftest import SUITE_SECRETS, Customer, FakeClock, Tenant, app_settings, free_port
+from tests.conftest import SUITE_SECRETS, Customer, FakeClock, Tenant, free_port
 from tests.scale.conftest import (  # noqa: F401 - private_redis, shared_redis and start_instance are fixtures
-    Instance,
     RedisSpace,
     private_redis,
-    register_app_urls,
     shared_redis,
     start_instance,
 )
+from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
+from tests.support.registration import register_app_urls
+from tests.support.servers import AppOnThread
 
 STORES = ("embedded", "redis")
 
@@ -39,7 +32,7 @@ class AppOnStore:
     """An app instance and a read-only view of the store it keeps its sessions in."""
 
     kind: str
-    instance: Instance
+    instance: AppOnThread
     redis: RedisSpace | None = None
     key_prefix: str = ""
 
@@ -73,7 +66,7 @@ class AppOnStore:
 
 
 @pytest.fixture(params=STORES)
-def app_on_store(request: pytest.FixtureRequest, start_instance: Callable[..., Instance]) -> AppOnStore:  # noqa: F811
+def app_on_store(request: pytest.FixtureRequest, start_instance: Callable[..., AppOnThread]) -> AppOnStore:  # noqa: F811
     """One app instance, with its sessions in the embedded store or in (the shared) Redis under a key
     prefix of its own."""
     secret_key = secrets.token_hex(32)
@@ -131,84 +124,30 @@ def remember_cookies(*jars: Any) -> None:
         SUITE_SECRETS.update(c.value for c in jar if c.value and len(c.value) >= 16)
 
 
-@dataclass
-class ServedApp:
-    """The app run by `ciam-webapp serve` (gunicorn, its own processes), configured by environment only."""
-
-    base_url: str
-    settings: Settings
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _serve_command() -> list[str]:
-    script = Path(sys.executable).parent / "ciam-webapp"  # the console script of this virtualenv
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ciam_webapp.cli"]
-
-
 @pytest.fixture()
-def serve_app(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ServedApp]]:
+def serve_app(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., GunicornProcess]]:
     """`serve_app(workers=2, **env)` starts `ciam-webapp serve` with the test tenant's settings plus `env`."""
-    started: list[ServedApp] = []
+    started: list[GunicornProcess] = []
 
-    def serve(*, workers: int = 2, **env: str) -> ServedApp:
+    def serve(*, workers: int = 2, **env: str) -> GunicornProcess:
         workdir = tmp_path_factory.mktemp("served")
         port = free_port()
         base_url = f"http://localhost:{port}"
         register_app_urls(tenant, base_url)
-        settings = app_settings(tenant, base_url, workdir / "instance", **env)
-        environment = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(workdir),
-            "LANG": "C.UTF-8",
-            "CLIENT_ID": settings.client_id,
-            "CLIENT_SECRET": tenant.client_secret,
-            "TENANT_SUBDOMAIN": tenant.subdomain,
-            "AUTHORITY": settings.authority,
-            "REDIRECT_URI": settings.redirect_uri,
-            "POST_LOGOUT_REDIRECT_URI": settings.post_logout_redirect_uri,
-            "SECRET_KEY": settings.secret_key,
-            "MFA_SCOPE": settings.mfa_scope,
-            "GRAPH_ENDPOINT": settings.graph_endpoint,
-            "CA_BUNDLE": tenant.ca_bundle,
-            "INSTANCE_DIR": str(workdir / "instance"),
-            "HTTP_TIMEOUT": "5",
-            "SIGN_IN_RATE_LIMIT": settings.sign_in_rate_limit,
-            **env,
-        }
-        log_path = workdir / "gunicorn.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [*_serve_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-                cwd=workdir,  # no .env here: the environment is the whole configuration
-                env=environment,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        served = ServedApp(base_url, settings, process, log_path)
+        secret_key = secrets.token_hex(32)
+        SUITE_SECRETS.add(secret_key)
+        environment = app_environment(
+            tenant,
+            public_url=base_url,
+            instance_dir=workdir / "instance",
+            secret_key=secret_key,
+            # As for every app of the suite (tests/conftest.py app_settings); a test may set its own.
+            **{"SIGN_IN_RATE_LIMIT": "100000 per minute", **env},
+        )
+        served = start_gunicorn(environment, port=port, workers=workers, timeout=30, workdir=workdir)
         started.append(served)
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"the app exited:\n{served.log()[-3000:]}"
-            try:
-                if requests.get(served.url("/healthz"), timeout=2).status_code == 200:
-                    return served
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the app did not answer /healthz within 30 s"
-            time.sleep(0.1)
+        return served
 
     yield serve
     for served in started:
-        served.process.send_signal(signal.SIGTERM)
-        try:
-            served.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            served.process.kill()
-            served.process.wait(timeout=5)
+        served.stop()

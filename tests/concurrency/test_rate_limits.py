@@ -87,7 +87,7 @@ def test_on_redis_two_instances_count_together(start_instance, private_redis):
 
 def _log_lines(served) -> list[dict]:
     lines = []
-    for line in served.log().splitlines():
+    for line in served.log_text().splitlines():
         if line.startswith("{"):
             lines.append(json.loads(line))
     return lines
@@ -96,7 +96,7 @@ def _log_lines(served) -> list[dict]:
 def _wait_for_log(served, condition, what: str) -> list[dict]:
     deadline = time.monotonic() + 5
     while not any(condition(entry) for entry in _log_lines(served)):
-        assert time.monotonic() < deadline, f"the app's log has no {what}:\n{served.log()[-3000:]}"
+        assert time.monotonic() < deadline, f"the app's log has no {what}:\n{served.log_text()[-3000:]}"
         time.sleep(0.1)
     return [entry for entry in _log_lines(served) if condition(entry)]
 

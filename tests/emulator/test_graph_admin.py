@@ -10,33 +10,15 @@ import pytest
 
 from ciam_emulator.errors import GraphError
 from ciam_emulator.graph_admin import parse_filter
-from tests.emulator.conftest import LiveEmulator, trusted_session
-
-
-class Graph:
-    def __init__(self, emulator: LiveEmulator, scopes: list[str] | None = None) -> None:
-        body = {} if scopes is None else {"scopes": scopes}
-        self.token = emulator.control("POST", "admin-token", body).json()["access_token"]
-        self.base = f"{emulator.base_url}/v1.0"
-        self.http = trusted_session(emulator.ca_cert)
-
-    def call(self, method: str, path: str, body: Any = None, **params: str) -> Any:
-        return self.http.request(
-            method,
-            f"{self.base}/{path}",
-            json=body,
-            params=params or None,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
+from tests.emulator.conftest import GraphAdmin, LiveEmulator
 
 
 @pytest.fixture
-def graph(emulator: LiveEmulator) -> Graph:
-    return Graph(emulator)
+def graph(emulator: LiveEmulator) -> GraphAdmin:
+    return GraphAdmin(emulator)
 
 
-def _new_app(graph: Graph, **body: Any) -> dict[str, Any]:
+def _new_app(graph: GraphAdmin, **body: Any) -> dict[str, Any]:
     response = graph.call("POST", "applications", {"displayName": f"app-{uuid.uuid4().hex[:8]}", **body})
     assert response.status_code == 201, response.text
     return response.json()
@@ -76,13 +58,13 @@ def test_add_password_shows_the_secret_once_and_stores_only_a_hash(graph, emulat
 
 
 def test_writes_need_application_readwrite_all(emulator):
-    reader = Graph(emulator, ["Application.Read.All"])
+    reader = GraphAdmin(emulator, ["Application.Read.All"])
     assert reader.call("GET", "applications").status_code == 200
     refused = reader.call("POST", "applications", {"displayName": "nope"})
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "Authorization_RequestDenied"
     assert (
-        Graph(emulator, ["Policy.ReadWrite.ConditionalAccess"])
+        GraphAdmin(emulator, ["Policy.ReadWrite.ConditionalAccess"])
         .call("POST", "identity/conditionalAccess/policies", {})
         .status_code
         == 403

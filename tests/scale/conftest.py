@@ -25,25 +25,13 @@ import pytest
 import redis
 from werkzeug.serving import make_server as make_wsgi_server
 
-from ciam_emulator.seed import seed
-from ciam_webapp import Settings, create_app
+from ciam_webapp import create_app
 from tests.conftest import SUITE_SECRETS, ServerThread, Tenant, app_settings, free_port
+from tests.support.registration import register_app_urls
+from tests.support.servers import AppOnThread
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 SESSION_COOKIE = "ciam_session"
-
-
-@dataclass
-class Instance:
-    """One running copy of the app."""
-
-    base_url: str
-    app: Any
-    settings: Settings
-    server: ServerThread
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
 
 
 @dataclass
@@ -77,17 +65,6 @@ class RedisSpace:
             self.client.delete(*keys)
 
 
-def register_app_urls(tenant: Tenant, base_url: str) -> None:
-    """Add an instance's redirect and post-logout URIs to the emulator's web app registration."""
-    instance_dir = tenant.app.extensions["ciam_emulator"].settings.instance_dir
-    seed(
-        Path(instance_dir),
-        app_base_url=f"http://localhost:{tenant.app_port}",  # type: ignore[attr-defined]
-        extra_redirect_uris=[f"{base_url}/auth/redirect"],
-        extra_post_logout_redirect_uris=[f"{base_url}/"],
-    )
-
-
 def session_id(person: Any) -> str | None:
     return person.http.cookies.get(SESSION_COOKIE)
 
@@ -106,10 +83,10 @@ def shared_redis() -> Iterator[RedisSpace]:
 
 
 @pytest.fixture()
-def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Instance]]:
+def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., AppOnThread]]:
     """Starts app instances; `key_prefix` puts their sessions under this run's Redis prefix,
     `changes` alters Settings after validation (e.g. a 3-second idle timeout for a test)."""
-    started: list[Instance] = []
+    started: list[AppOnThread] = []
 
     def start(
         *,
@@ -117,7 +94,7 @@ def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> 
         key_prefix: str | None = None,
         changes: dict[str, Any] | None = None,
         **overrides: str,
-    ) -> Instance:
+    ) -> AppOnThread:
         port = free_port()
         base_url = f"http://localhost:{port}"
         register_app_urls(tenant, base_url)
@@ -130,7 +107,7 @@ def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> 
             settings = dataclasses.replace(settings, **changes)
         app = create_app(settings)
         server = ServerThread(make_wsgi_server("127.0.0.1", port, app, threaded=True))
-        instance = Instance(base_url=base_url, app=app, settings=settings, server=server)
+        instance = AppOnThread(base_url=base_url, app=app, settings=settings, server=server)
         started.append(instance)
         return instance
 
@@ -143,7 +120,9 @@ def start_instance(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture()
-def redis_instances(shared_redis: RedisSpace, start_instance: Callable[..., Instance]) -> tuple[Instance, Instance]:
+def redis_instances(
+    shared_redis: RedisSpace, start_instance: Callable[..., AppOnThread]
+) -> tuple[AppOnThread, AppOnThread]:
     """Two instances sharing the real Redis and one SECRET_KEY, as two replicas would."""
     secret_key = secrets.token_hex(32)
     return tuple(  # type: ignore[return-value]

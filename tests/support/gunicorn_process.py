@@ -9,9 +9,12 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import requests
+
+from ciam_webapp import Settings
 
 
 def app_environment(
@@ -50,6 +53,7 @@ class GunicornProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    environment: Mapping[str, str]  # the whole configuration it was started with
 
     @property
     def address(self) -> str:
@@ -67,6 +71,15 @@ class GunicornProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The settings the served app reads from its environment."""
+        return Settings.from_mapping(self.environment)
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -98,7 +111,7 @@ def start_gunicorn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    served = GunicornProcess(process, port, log_path)
+    served = GunicornProcess(process, port, log_path, dict(environment))
     try:
         _wait_until_healthy(served)
     except BaseException:

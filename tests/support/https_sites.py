@@ -17,52 +17,28 @@ from typing import Any
 
 from werkzeug.serving import make_server as make_wsgi_server
 
-from ciam_emulator.seed import seed
-from ciam_webapp import Settings, create_app
+from ciam_webapp import create_app
 
 from .gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from .nginx import NginxServer, start_nginx
-from .servers import ServerThread, free_port
+from .registration import register_app_urls
+from .servers import AppOnThread, ServerThread, free_port
 from .site_tls import SITE_HOST, SiteCertificate
 
 GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --timeout 60`
 
 
-def register_redirect_uris(tenant: Any, public_url: str) -> None:
-    """Add `public_url`'s redirect and post-logout URIs to the running emulator's web app."""
-    instance_dir = tenant.app.extensions["ciam_emulator"].settings.instance_dir
-    seed(
-        Path(instance_dir),
-        app_base_url=f"http://localhost:{tenant.app_port}",  # the suite's main app, unchanged
-        extra_redirect_uris=[f"{public_url}/auth/redirect"],
-        extra_post_logout_redirect_uris=[f"{public_url}/"],
-    )
-
-
-@dataclass
-class TlsWebApp:
-    """The app in this process, serving HTTPS itself."""
-
-    base_url: str
-    app: Any
-    settings: Settings
-    server: ServerThread
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-
-def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: Any, instance_dir: Path) -> TlsWebApp:
+def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: Any, instance_dir: Path) -> AppOnThread:
     """`settings_for(public_url, instance_dir)` gives the app's Settings (tests.conftest.app_settings)."""
     port = free_port()
     base_url = f"https://{SITE_HOST}:{port}"
-    register_redirect_uris(tenant, base_url)
+    register_app_urls(tenant, base_url)
     settings = settings_for(base_url, instance_dir)
     app = create_app(settings)
     server = ServerThread(
         make_wsgi_server("127.0.0.1", port, app, threaded=True, ssl_context=certificate.server_context())
     )
-    return TlsWebApp(base_url=base_url, app=app, settings=settings, server=server)
+    return AppOnThread(base_url=base_url, app=app, settings=settings, server=server)
 
 
 @dataclass
@@ -96,7 +72,7 @@ def start_proxied_app(
         keep_logs_in=workdir / "nginx-logs",
     )
     try:
-        register_redirect_uris(tenant, nginx.https_url)
+        register_app_urls(tenant, nginx.https_url)
         environment = app_environment(
             tenant,
             public_url=nginx.https_url,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -26,3 +27,16 @@ class ServerThread:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+@dataclass
+class AppOnThread:
+    """One running copy of the app in this process: its Flask app, settings and server thread."""
+
+    base_url: str
+    app: Any  # the Flask app
+    settings: Any  # its ciam_webapp.Settings
+    server: ServerThread
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
