@@ -14,8 +14,8 @@ from types import SimpleNamespace
 from flask import Flask, render_template
 
 import ciam_webapp
+from ciam_core.customer_profile import language_name
 from ciam_webapp.graph import PROFILE_FIELDS, Profile
-from ciam_webapp.profile_edit import language_name
 
 PACKAGE_DIR = Path(ciam_webapp.__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """The Graph profile, and the edit behind MFA, with its failure modes, over HTTP against the local tenant.
 
-The edit sends only what a customer may change and only what changed (profile_edit.py); the
+The edit sends only what a customer may change and only what changed (ciam_core/customer_profile.py); the
 emulator refuses anything else as Entra does, so a PATCH of `mail` would fail here as in production.
 """
 

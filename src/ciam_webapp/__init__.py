@@ -1,7 +1,7 @@
 """A Flask web app on Microsoft Entra External ID: sign-up, sign-in, claims, profile edit behind MFA.
 
 `create_app()` builds the app from one validated `Settings`; protocol code lives in `identity/`,
-`graph.py`, `profile_edit.py` and `token_cache.py`, session state in `sessions/` (no Flask in any of
+`graph.py`, `ciam_core/customer_profile.py` and `token_cache.py`, session state in `sessions/` (no Flask in any of
 them), the web glue in `web/`.
 """
 

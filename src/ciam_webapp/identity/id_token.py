@@ -14,80 +14,20 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import jwt
-import requests
+
+from ciam_core.discovery import MetadataProvider
+from ciam_core.errors import ProviderUnavailable, UntrustedKey
+from ciam_core.jwks import JwksCache
 
 from .errors import IdTokenError, TenantUnavailable
-from .metadata import MetadataProvider
 
 ALLOWED_ALGORITHMS = ("RS256",)
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "tid")
 # OpenID Connect Core 1.0 §2: what every ID token carries (nonce is checked separately when sent).
 OIDC_REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub")
-
-
-class JwksCache:
-    """Signing keys by `kid`. An unknown `kid` triggers one refetch (the tenant may have rolled its
-    keys); a `kid` still unknown after that is remembered for a while, so a stream of tokens with
-    made-up kids cannot turn into a stream of JWKS requests."""
-
-    def __init__(
-        self,
-        metadata: MetadataProvider,
-        http: requests.Session,
-        *,
-        unknown_kid_memory: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._metadata = metadata
-        self._http = http
-        self._unknown_kid_memory = unknown_kid_memory
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._unknown_kids: dict[str, float] = {}
-
-    def key_for(self, kid: str) -> jwt.PyJWK:
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        with self._lock:
-            if kid not in self._keys and not self._recently_unknown(kid):
-                self._keys = self._fetch()
-                if kid not in self._keys:
-                    self._unknown_kids[kid] = self._clock()
-            key = self._keys.get(kid)
-        if key is None:
-            raise IdTokenError(f"ID token signed with unknown kid {kid!r} (not in the tenant's JWKS)")
-        return key
-
-    def _recently_unknown(self, kid: str) -> bool:
-        seen = self._unknown_kids.get(kid)
-        if seen is not None and self._clock() - seen < self._unknown_kid_memory:
-            return True
-        self._unknown_kids.pop(kid, None)
-        if len(self._unknown_kids) > 1000:
-            self._unknown_kids.clear()
-        return False
-
-    def _fetch(self) -> dict[str, jwt.PyJWK]:
-        uri = self._metadata.get().jwks_uri
-        try:
-            response = self._http.get(uri)
-        except requests.RequestException as exc:
-            raise TenantUnavailable(f"JWKS {uri} unreachable: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise TenantUnavailable(f"JWKS {uri} answered HTTP {response.status_code}")
-        try:
-            key_set = jwt.PyJWKSet.from_dict(response.json())
-        except (ValueError, jwt.PyJWKSetError) as exc:
-            raise TenantUnavailable(f"JWKS {uri} is unusable: {exc}") from exc
-        return {key.key_id: key for key in key_set.keys if key.key_id and key.public_key_use in (None, "sig")}
 
 
 class IdTokenValidator:
@@ -118,8 +58,13 @@ class IdTokenValidator:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise IdTokenError("ID token header has no kid")
-        key = self._jwks.key_for(kid)
-        metadata = self._metadata.get()
+        try:
+            key = self._jwks.key_for(kid)
+            metadata = self._metadata.get()
+        except UntrustedKey as exc:
+            raise IdTokenError(f"ID token {exc.reason}") from exc
+        except ProviderUnavailable as exc:
+            raise TenantUnavailable(exc.reason) from exc
         try:
             claims = jwt.decode(
                 id_token,

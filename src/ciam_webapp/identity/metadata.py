@@ -1,133 +1,20 @@
-"""The tenant's OpenID Connect discovery document, fetched once per process and cached.
-
-MSAL reads only the authorize and token endpoints from discovery; the app also needs the issuer,
-the JWKS URI (to validate ID tokens) and the end-session endpoint (to sign out), so it reads the
-same document itself, through the same HTTP session.
-
-Two kinds of provider: Entra External ID (the default; the document lives under the tenant's
-`/v2.0/`, and an end-session endpoint is required), or any OpenID Provider named by its issuer
-(OIDC_ISSUER; OpenID Connect Discovery 1.0 §4: the document is at `{issuer}/.well-known/...` and
-its `issuer` must be identical to the one configured; RP-Initiated Logout is optional there).
-"""
+"""The tenant's discovery document as the web app sees it: the shared `ciam_core.discovery`
+provider, whose failures become this layer's `TenantUnavailable` (the 503 page)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-import requests
+from ciam_core.discovery import MetadataProvider as _SharedMetadataProvider
+from ciam_core.discovery import TenantMetadata, discovery_url, oidc_discovery_url
+from ciam_core.errors import ProviderUnavailable
 
 from .errors import TenantUnavailable
 
-CIAM_HOST_SUFFIX = ".ciamlogin.com"
+__all__ = ["MetadataProvider", "TenantMetadata", "discovery_url", "oidc_discovery_url"]
 
 
-@dataclass(frozen=True)
-class TenantMetadata:
-    issuer: str
-    authorization_endpoint: str
-    token_endpoint: str
-    # None only for a generic provider without RP-Initiated Logout (Entra always has one).
-    end_session_endpoint: str | None
-    jwks_uri: str
-    # "Initiating User Registration via OpenID Connect 1.0": a provider that lists `create` here opens
-    # its sign-up page for prompt=create. Entra does not list it, but documents prompt=create.
-    prompt_values_supported: tuple[str, ...] = ()
-    # RFC 9207: the provider puts `iss` in every authorization response, and the client must check it.
-    authorization_response_iss_parameter_supported: bool = False
-
-    @property
-    def tenant_id(self) -> str:
-        """Entra issuers end in `/{tenant id}/v2.0`; the tenant id is the segment before `v2.0`."""
-        segments = [s for s in urlsplit(self.issuer).path.split("/") if s]
-        return segments[-2] if len(segments) >= 2 else segments[-1]
-
-
-def discovery_url(authority: str) -> str:
-    """The URL MSAL itself fetches for this authority (see entra-notes §1)."""
-    parts = urlsplit(authority)
-    tenant = parts.path.strip("/")
-    if not tenant and parts.hostname and parts.hostname.endswith(CIAM_HOST_SUFFIX):
-        tenant = parts.hostname[: -len(CIAM_HOST_SUFFIX)] + ".onmicrosoft.com"
-    if not tenant:
-        raise ValueError(f"authority {authority!r} has no tenant segment")
-    return f"{parts.scheme}://{parts.netloc}/{tenant}/v2.0/.well-known/openid-configuration"
-
-
-def oidc_discovery_url(issuer: str) -> str:
-    """OpenID Connect Discovery 1.0 §4: drop a terminating `/` from the issuer, then append the path.
-
-    The same URL MSAL fetches for `oidc_authority=` (it appends to the authority without the slash).
-    """
-    return issuer.rstrip("/") + "/.well-known/openid-configuration"
-
-
-class MetadataProvider:
-    def __init__(
-        self,
-        authority: str,
-        http: requests.Session,
-        *,
-        max_age: float = 24 * 3600,
-        oidc_issuer: str | None = None,
-    ) -> None:
-        # oidc_issuer set: a generic OpenID Provider, whose discovery must name exactly that issuer.
-        self._oidc_issuer = oidc_issuer
-        self.url = oidc_discovery_url(oidc_issuer) if oidc_issuer else discovery_url(authority)
-        self._http = http
-        self._max_age = max_age
-        self._lock = threading.Lock()
-        self._metadata: TenantMetadata | None = None
-        self._fetched_at = 0.0
-
+class MetadataProvider(_SharedMetadataProvider):
     def get(self) -> TenantMetadata:
-        metadata = self._metadata
-        if metadata is not None and time.monotonic() - self._fetched_at < self._max_age:
-            return metadata
-        with self._lock:
-            if self._metadata is None or time.monotonic() - self._fetched_at >= self._max_age:
-                self._metadata = self._fetch()
-                self._fetched_at = time.monotonic()
-            return self._metadata
-
-    def _fetch(self) -> TenantMetadata:
         try:
-            response = self._http.get(self.url)
-        except requests.RequestException as exc:
-            raise TenantUnavailable(f"discovery {self.url} unreachable: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise TenantUnavailable(f"discovery {self.url} answered HTTP {response.status_code}")
-        try:
-            doc = response.json()
-            # RP-Initiated Logout is optional for an OpenID Provider, never missing in Entra.
-            end_session = doc.get("end_session_endpoint") if self._oidc_issuer else doc["end_session_endpoint"]
-            metadata = TenantMetadata(
-                issuer=doc["issuer"],
-                authorization_endpoint=doc["authorization_endpoint"],
-                token_endpoint=doc["token_endpoint"],
-                end_session_endpoint=end_session,
-                jwks_uri=doc["jwks_uri"],
-                prompt_values_supported=_strings(doc.get("prompt_values_supported")),
-                authorization_response_iss_parameter_supported=(
-                    doc.get("authorization_response_iss_parameter_supported") is True
-                ),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TenantUnavailable(f"discovery {self.url} returned an unusable document: {exc!r}") from exc
-        if self._oidc_issuer is not None and metadata.issuer != self._oidc_issuer:
-            # OpenID Connect Discovery 1.0 §4.3: a mismatch means the wrong provider (or an impostor).
-            raise TenantUnavailable(
-                f"discovery {self.url} names issuer {metadata.issuer!r}, not OIDC_ISSUER {self._oidc_issuer!r}"
-            )
-        return metadata
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    """A JSON array of strings from discovery (absent means empty); anything else is unusable."""
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise TypeError(f"expected an array of strings, got {value!r}")
-    return tuple(value)
+            return super().get()
+        except ProviderUnavailable as exc:
+            raise TenantUnavailable(exc.reason) from exc

@@ -1,4 +1,4 @@
-"""Flask-WTF forms (CSRF included). Which properties exist and their limits come from profile_edit.py."""
+"""Flask-WTF forms (CSRF included). Which properties exist and their limits come from ciam_core/customer_profile.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..profile_edit import EDITABLE_PROPERTIES, LANGUAGES
+from ciam_core.customer_profile import EDITABLE_PROPERTIES, LANGUAGES
 
 
 def _strip(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """The profile (Graph GET /me) and the MFA-gated edit (Graph PATCH /me): HTTP in, calls, HTTP out.
 
-What may change and how a form becomes a PATCH body is profile_edit.py; the MFA rule and the edit
+What may change and how a form becomes a PATCH body is ciam_core/customer_profile.py; the MFA rule and the edit
 that waits for it are SignInSession's.
 """
 
@@ -10,6 +10,8 @@ import logging
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
+
+from ciam_core.customer_profile import LABELS, Changes, changes_between, language_name, refused_fields_message
 
 from ..graph import (
     GraphBadRequest,
@@ -21,7 +23,6 @@ from ..graph import (
     Profile,
 )
 from ..identity import InteractionRequired
-from ..profile_edit import LABELS, Changes, changes_between, language_name, refused_fields_message
 from .auth import login_required
 from .browser_session import services, sign_in_session
 from .forms import ProfileForm
