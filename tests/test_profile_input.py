@@ -139,3 +139,31 @@ def test_the_form_does_not_cut_long_input_in_the_browser(edit_form):
     # the limit is the server's, which says so and keeps what was typed (tests/browser shows it in chromium).
     for field in edit_form.form_with("displayName").find_all("input"):
         assert not field.has_attr("maxlength"), field
+
+
+# --- Only text: a JSON body (Flask-WTF reads one as the form's fields) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "messages"),
+    [
+        ({**TYPED, "displayName": 5}, {"displayName": "Display name must be typed text."}),
+        (
+            {**TYPED, "city": {"name": "London"}, "surname": [7]},
+            {"city": "City must be typed text.", "surname": "Surname must be typed text."},
+        ),
+        ([1, 2], {"displayName": "Enter a display name."}),
+        ("Ada", {"displayName": "Enter a display name."}),
+    ],
+)
+def test_a_json_body_with_anything_but_text_gets_field_messages_not_a_500(
+    https_person, edit_form, tenant, body, messages
+):
+    csrf_token = edit_form.soup.find("input", attrs={"name": "csrf_token"})["value"]
+    response = https_person.http.post(
+        edit_form.url,
+        json=body,
+        headers={"X-CSRFToken": csrf_token, "Referer": referrer_for("same-origin", edit_form.url, edit_form.url)},
+        timeout=15,
+    )
+    assert_refused(Page(response), tenant, messages, {})

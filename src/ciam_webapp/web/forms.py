@@ -56,6 +56,10 @@ class ProfileForm(FlaskForm):
             """Only text reaches the fields. A part that is not text (a multipart file part, which werkzeug
             puts in request.files and Flask-WTF then hands to the field as a FileStorage; a number or list
             in a JSON body) is kept aside, and the field it names is refused with a message by the rules."""
+            if form.is_submitted() and request.is_json and not isinstance(request.get_json(silent=True), dict):
+                # Flask-WTF reads a JSON body as the form's fields and fails on anything but an object;
+                # here such a body carries no field at all, so the form says what is missing.
+                formdata = MultiDict()
             wrapped = super().wrap_formdata(form, formdata)  # type: ignore[misc]
             form.non_text_parts = {}
             if wrapped is None:
