@@ -167,3 +167,27 @@ def test_a_json_body_with_anything_but_text_gets_field_messages_not_a_500(
         timeout=15,
     )
     assert_refused(Page(response), tenant, messages, {})
+
+
+# --- The language list -------------------------------------------------------------------------------
+
+
+def test_a_language_the_list_lacks_set_elsewhere_is_kept_and_only_listed_ones_can_be_chosen(
+    https_person, tls_webapp, tenant, customer
+):
+    # Set by an admin or another app (the emulator's store, as Graph would hold it): a well-formed tag
+    # that is not on the form's list.
+    store = tenant.app.extensions["ciam_emulator"].store
+    store.update_user_profile(tenant.user(customer.email)["id"], {"preferredLanguage": "eo"})
+    page = https_person.get(tls_webapp.url("/profile/edit"))
+    page = TenantPages(https_person, tenant, customer.email, customer.password).finish(page)
+    assert value_of(page, "preferredLanguage") == "eo"
+    tenant.reset_stats()
+
+    other = post(https_person, page, {"preferredLanguage": "ga-IE"})  # well-formed, but not on the list
+    assert_refused(other, tenant, {"preferredLanguage": "Choose a preferred language from the list."}, {"city": ""})
+
+    saved = post(https_person, page, {"city": "Dublin"})  # the stored language goes back unchanged
+    assert saved.path == "/profile" and "Your profile was saved." in saved.text
+    user = tenant.user(customer.email)
+    assert (user["city"], user["preferredLanguage"]) == ("Dublin", "eo")
