@@ -29,7 +29,9 @@ def _profile_rules(form: ProfileForm, field: Field) -> None:
     else:
         sent = field.raw_data[0] if field.raw_data else None
     if field.name == "preferredLanguage" and sent and sent == form.current_language:
-        return  # the profile's own language, kept as it is even if the list lacks it (see __init__)
+        # The profile's own language, kept even if the list lacks it (see __init__). It equals the value the
+        # form was rendered with, so it is no change and is never sent, even if that value was forged.
+        return
     message = check_value(field.name, sent)
     if message is not None:
         raise StopValidation(message)
