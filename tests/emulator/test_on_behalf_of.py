@@ -197,8 +197,12 @@ def test_a_token_for_another_audience_is_refused(emulator: LiveEmulator, asserti
     other = forged(emulator, assertion, aud=emulator.seeded.client_id)
     body = assert_obo_error(obo_request(emulator, other), "invalid_grant", 50013)
     assert "Assertion audience does not match the Client app presenting the assertion" in body["error_description"]
-    # The v1 form of the API's audience is its App ID URI, which Entra accepts for the same API.
-    v1_form = forged(emulator, assertion, aud=f"api://{emulator.seeded.mfa_app_id}")
+    # A v1 token for the same API names it by its App ID URI and has the v1 issuer (access-token claims
+    # reference); Entra accepts it for that API.
+    tenant_id = emulator.seeded.tenant_id
+    v1_form = forged(
+        emulator, assertion, aud=f"api://{emulator.seeded.mfa_app_id}", iss=f"https://sts.windows.net/{tenant_id}/"
+    )
     assert obo_request(emulator, v1_form).status_code == 200
 
 
