@@ -12,6 +12,7 @@ import base64
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -308,3 +309,13 @@ def test_a_policy_on_graph_applies_to_the_downstream_token(
     finally:
         admin.ok("DELETE", f"identity/conditionalAccess/policies/{policy['id']}")
     assert obo_request(emulator, no_mfa_assertion).status_code == 200
+
+
+def test_overlapping_exchanges_of_one_assertion_all_succeed(emulator: LiveEmulator, assertion: str) -> None:
+    """Several API instances (or requests) exchanging the same customer token at once, over HTTPS."""
+    emulator.control("POST", "stats/reset")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: obo_request(emulator, assertion), range(8)))
+    assert [answer.status_code for answer in answers] == [200] * 8, [a.text for a in answers if a.status_code != 200]
+    assert len({answer.json()["refresh_token"] for answer in answers}) == 8
+    assert emulator.control("GET", "stats").json()["token"]["on_behalf_of"] == 8
