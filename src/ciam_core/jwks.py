@@ -97,14 +97,14 @@ class JwksCache:
         """The usable key a token names. Without a kid, the key set's only usable key (OpenID
         Connect Core 1.0 §10.1: a kid may be omitted only when the JWKS holds a single key);
         several usable keys and no kid is refused. UntrustedKey when no usable key matches."""
-        key_set = self._current()
+        key_set, just_fetched = self._current()
         if kid is None:
             if len(key_set.usable) != 1:
                 raise UntrustedKey(
                     f"names no kid while the provider's JWKS holds {len(key_set.usable)} usable keys (needs exactly 1)"
                 )
             return key_set.usable[0]
-        if kid not in key_set.by_kid and kid not in key_set.refused:
+        if kid not in key_set.by_kid and kid not in key_set.refused and not just_fetched:
             key_set = self._refetch_for_unknown(kid)
         if kid in key_set.refused:
             raise UntrustedKey(f"is signed with kid {kid!r}, a key that may not be used: {key_set.refused[kid]}")
@@ -123,15 +123,16 @@ class JwksCache:
         # Stale: served only inside the grace and while a failed refresh waits for its next attempt.
         return now < key_set.usable_until and now < self._retry_at
 
-    def _current(self) -> KeySet:
+    def _current(self) -> tuple[KeySet, bool]:
+        """The key set to use, and whether it was fetched by this very call."""
         key_set = self._key_set
         if key_set is not None and self._servable(key_set, self._clock()):
-            return key_set
+            return key_set, False
         with self._lock:
             key_set = self._key_set
             now = self._clock()
             if key_set is not None and self._servable(key_set, now):
-                return key_set
+                return key_set, False
             try:
                 self._key_set = self._fetch()
             except ProviderUnavailable as exc:
@@ -143,8 +144,8 @@ class JwksCache:
                     key_set.usable_until - now,
                     exc.reason,
                 )
-                return key_set
-            return self._key_set
+                return key_set, False
+            return self._key_set, True
 
     def _refetch_for_unknown(self, kid: str) -> KeySet:
         with self._lock:
