@@ -136,7 +136,7 @@ class TokenVerifier:
             raise TokenRejected(f"{kind} auth_time {auth_time!r} is in the future")
 
 
-def normalized_type(typ: object) -> str | None | object:
+def normalized_type(typ: object) -> object:
     """RFC 7515 §4.1.9: media types compare case-insensitively and may omit `application/`."""
     if not isinstance(typ, str):
         return typ  # absent (None) or not a string (never in any accepted set but None)

@@ -2,6 +2,9 @@
 response's max-age (clamped to 5 min .. 24 h, 1 h without one), a provider that is down leaves the
 known keys in use for a bounded grace, and made-up kids cannot make it hammer the provider."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ciam_core.discovery import MetadataProvider
@@ -143,3 +146,24 @@ def test_a_new_kid_turned_away_by_the_rate_limit_is_found_on_a_later_try(cache, 
         cache.key_for("k3")
     clock.now += 31
     assert cache.key_for("k3")
+
+
+class SlowProvider(FakeTenant):
+    """A JWKS answer that takes a while, so that overlapping lookups really overlap."""
+
+    def get(self, url, **kwargs):
+        if url.endswith("/keys"):
+            time.sleep(0.2)
+        return super().get(url, **kwargs)
+
+
+def test_overlapping_lookups_of_a_stale_key_set_make_one_request(clock):
+    provider = SlowProvider()
+    cache = JwksCache(MetadataProvider(AUTHORITY, provider), provider, clock=clock)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert all(pool.map(lambda _: cache.key_for("k1"), range(32)))
+    assert provider.jwks_fetches() == 1, "a cold cache is filled once"
+    clock.now += 3601
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert all(pool.map(lambda _: cache.key_for("k1"), range(32)))
+    assert provider.jwks_fetches() == 2, "a stale one is refreshed once"
