@@ -81,8 +81,11 @@ def test_the_issuer_comes_from_discovery_not_from_the_authority(person, webapp, 
 
 def test_unknown_kid_makes_the_app_refetch_jwks_exactly_once(person, webapp, tenant, customer):
     sign_in(person, webapp, tenant, customer.email, customer.password)  # keys are cached now
-    # Forget kids an earlier test already found unknown (the app remembers them for a while).
-    webapp.app.extensions["ciam"].entra.id_tokens._jwks._unknown_kids.clear()
+    # Forget kids an earlier test already found unknown, and when it last refetched for one (the
+    # app remembers both for a while).
+    jwks = webapp.app.extensions["ciam"].entra.id_tokens.jwks
+    jwks._unknown_kids.clear()
+    jwks._last_unknown_kid_refetch = None
     other = type(person)(tenant.ca_bundle)
     tenant.reset_stats()
     page = _attempt_sign_in(other, webapp, tenant, customer, "unknown_kid")

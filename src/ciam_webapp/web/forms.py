@@ -1,4 +1,5 @@
-"""Flask-WTF forms (CSRF included). Which properties exist and their limits come from ciam_core/customer_profile.py."""
+"""Flask-WTF forms (CSRF included). Which properties exist, their limits and the text rules come from
+ciam_core/customer_profile.py (check_value), shared with the mfa-app API."""
 
 from __future__ import annotations
 
@@ -8,33 +9,64 @@ from typing import Any
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
+from werkzeug.datastructures import MultiDict
+from wtforms import Field, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import StopValidation
 
-from ciam_core.customer_profile import EDITABLE_PROPERTIES, LANGUAGES
+from ciam_core.customer_profile import EDITABLE_PROPERTIES, LANGUAGES, check_value
 
 
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _profile_rules(form: ProfileForm, field: Field) -> None:
+    """ciam_core's rules on the value as sent (before the strip filter, so a leading line break is refused
+    too); a field left out is checked as cleared, so the display name stays required."""
+    if field.name in form.non_text_parts:
+        sent: object = form.non_text_parts[field.name]
+    else:
+        sent = field.raw_data[0] if field.raw_data else None
+    if field.name == "preferredLanguage" and sent and sent == form.current_language:
+        return  # the profile's own language, kept as it is even if the list lacks it (see __init__)
+    message = check_value(field.name, sent)
+    if message is not None:
+        raise StopValidation(message)
+
+
 def _text_field(name: str) -> StringField:
     prop = next(p for p in EDITABLE_PROPERTIES if p.name == name)
-    required = [DataRequired(message=f"Enter a {prop.label.lower()}.")] if prop.required else [Optional()]
+    # No `maxlength` in the page: a browser cuts typed or pasted text there without a word, and the cut
+    # value would then be saved. The server's check says "at most N characters (you typed M)" instead,
+    # with what was typed kept in the field.
     return StringField(
         prop.label,
-        validators=[
-            *required,
-            Length(max=prop.max_length, message=f"{prop.label} can be at most {prop.max_length} characters."),
-        ],
+        validators=[_profile_rules],
         filters=[_strip],
-        render_kw={"autocomplete": prop.autocomplete, "maxlength": prop.max_length},
+        render_kw={"autocomplete": prop.autocomplete},
     )
 
 
 class ProfileForm(FlaskForm):
     """Field names are Graph's property names, so a Graph error naming a property lands on its field."""
+
+    class Meta:
+        def wrap_formdata(self, form: ProfileForm, formdata: Any) -> Any:
+            """Only text reaches the fields. A part that is not text (a multipart file part, which werkzeug
+            puts in request.files and Flask-WTF then hands to the field as a FileStorage; a number or list
+            in a JSON body) is kept aside, and the field it names is refused with a message by the rules."""
+            wrapped = super().wrap_formdata(form, formdata)  # type: ignore[misc]
+            form.non_text_parts = {}
+            if wrapped is None:
+                return None
+            text_parts: MultiDict[str, str] = MultiDict()
+            for name, value in wrapped.items(multi=True):
+                if isinstance(value, str):
+                    text_parts.add(name, value)
+                else:
+                    form.non_text_parts.setdefault(name, value)
+            return text_parts
 
     displayName = _text_field("displayName")  # noqa: N815 - Graph's name
     givenName = _text_field("givenName")  # noqa: N815
@@ -49,14 +81,18 @@ class ProfileForm(FlaskForm):
         "Preferred language",
         choices=[SelectChoice("", "Not set"), *(SelectChoice(code, name) for code, name in LANGUAGES)],
         default="",
-        validate_choice=True,
+        validate_choice=False,  # the list is ciam_core's (_profile_rules), as for the API
+        validators=[_profile_rules],
         render_kw={"autocomplete": "language"},
     )
     # The values the form was rendered with, so that only what the customer changed in *this* form is
     # sent: a save in another tab meanwhile is not overwritten by this form's stale copy of it.
     original = HiddenField()
 
+    non_text_parts: dict[str, object]
+
     def __init__(self, *args: Any, current_language: str | None = None, **kwargs: Any) -> None:
+        self.current_language = current_language
         super().__init__(*args, **kwargs)
         # A language the profile already has but the list lacks (set by another app or an admin) stays
         # selectable, so saving other fields never silently changes it. Only the stored value is added,
