@@ -77,7 +77,7 @@ def api(scripted_api: ScriptedApi) -> ScriptedApi:
 
 
 @pytest.fixture(scope="module")
-def api_mode_webapp(tenant, scripted_api, tmp_path_factory) -> Iterator[AppOnThread]:
+def scripted_webapp(tenant, scripted_api, tmp_path_factory) -> Iterator[AppOnThread]:
     port = free_port()
     base_url = f"http://localhost:{port}"
     register_app_urls(tenant, base_url)
@@ -91,8 +91,8 @@ def api_mode_webapp(tenant, scripted_api, tmp_path_factory) -> Iterator[AppOnThr
 
 
 @pytest.fixture()
-def signed_in(person, api_mode_webapp, tenant, customer):
-    sign_in(person, api_mode_webapp, tenant, customer.email, customer.password)
+def signed_in(person, scripted_webapp, tenant, customer):
+    sign_in(person, scripted_webapp, tenant, customer.email, customer.password)
     return person
 
 
@@ -121,9 +121,9 @@ def _challenge(claims: dict[str, Any]) -> str:
 
 
 def test_the_edit_goes_to_the_api_with_the_mfa_token_and_never_to_graph(
-    signed_in, api_mode_webapp, tenant, customer, api
+    signed_in, scripted_webapp, tenant, customer, api
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
     tenant.reset_stats()
     page = signed_in.submit(form_page, {"displayName": "Through The API", "city": "Leeds"})
     assert page.path == "/profile" and "Your profile was saved." in page.text
@@ -132,13 +132,13 @@ def test_the_edit_goes_to_the_api_with_the_mfa_token_and_never_to_graph(
     assert token["aud"] == tenant.mfa_app_id and token["scp"] == "User.MFA"
     assert token["azp"] == tenant.client_id
     assert tenant.stats()["graph"].get("PATCH /me", 0) == 0, "the app itself never writes to Graph"
-    assert signed_in.get(api_mode_webapp.url("/")).heading() == "Welcome, Through The API"
+    assert signed_in.get(scripted_webapp.url("/")).heading() == "Welcome, Through The API"
 
 
-def test_in_api_mode_the_apps_own_graph_token_cannot_patch_me(signed_in, api_mode_webapp, tenant, customer):
+def test_in_api_mode_the_apps_own_graph_token_cannot_patch_me(signed_in, scripted_webapp, tenant, customer):
     """Least privilege: the app signed in asking Graph for User.Read only, and the tenant's Graph refuses
     that token a PATCH of /me (403 Authorization_RequestDenied), while it may still read."""
-    services = api_mode_webapp.app.extensions["ciam"]
+    services = scripted_webapp.app.extensions["ciam"]
     seen: list[str] = []
     real = services.graph
 
@@ -147,13 +147,13 @@ def test_in_api_mode_the_apps_own_graph_token_cannot_patch_me(signed_in, api_mod
             seen.append(access_token)
             return super().get_me(access_token)
 
-    api_mode_webapp.app.extensions["ciam"] = dataclasses.replace(
+    scripted_webapp.app.extensions["ciam"] = dataclasses.replace(
         services, graph=RecordingGraph(real.endpoint, real._http)
     )
     try:
-        assert signed_in.get(api_mode_webapp.url("/profile")).status == 200
+        assert signed_in.get(scripted_webapp.url("/profile")).status == 200
     finally:
-        api_mode_webapp.app.extensions["ciam"] = services
+        scripted_webapp.app.extensions["ciam"] = services
     (graph_token,) = seen  # opaque to the app, as Graph tokens are: only Graph's answers tell what it may do
     graph = requests.Session()
     graph.trust_env = False
@@ -168,13 +168,13 @@ def test_in_api_mode_the_apps_own_graph_token_cannot_patch_me(signed_in, api_mod
 
 
 def test_insufficient_claims_from_the_api_steps_up_with_those_claims_and_keeps_the_edit(
-    signed_in, api_mode_webapp, tenant, customer, api
+    signed_in, scripted_webapp, tenant, customer, api
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
     wanted = {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
     api.answer(401, {"error": "insufficient_claims"}, **{"WWW-Authenticate": _challenge(wanted)})
     response = signed_in.http.post(
-        api_mode_webapp.url("/profile/edit"),
+        scripted_webapp.url("/profile/edit"),
         data={**_form_data(form_page), "displayName": "Kept Through Claims"},
         allow_redirects=False,
         timeout=15,
@@ -188,14 +188,14 @@ def test_insufficient_claims_from_the_api_steps_up_with_those_claims_and_keeps_t
     page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(
         signed_in.get(response.headers["Location"])
     )
-    assert on_app(page, api_mode_webapp) and page.path == "/profile" and "Your profile was saved." in page.text
+    assert on_app(page, scripted_webapp) and page.path == "/profile" and "Your profile was saved." in page.text
     assert api.bodies() == [{"displayName": "Kept Through Claims"}] * 2  # refused once, then applied
 
 
 def test_invalid_token_from_the_api_is_retried_once_with_a_fresh_token(
-    signed_in, api_mode_webapp, tenant, customer, api
+    signed_in, scripted_webapp, tenant, customer, api
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
     api.answer(401, {"error": "invalid_token"}, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
     tenant.reset_stats()
     page = signed_in.submit(form_page, {"displayName": "Fresh Token"})
@@ -206,9 +206,9 @@ def test_invalid_token_from_the_api_is_retried_once_with_a_fresh_token(
 
 
 def test_invalid_token_twice_sends_the_customer_to_sign_in_again_and_keeps_the_edit(
-    signed_in, api_mode_webapp, tenant, customer, api
+    signed_in, scripted_webapp, tenant, customer, api
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
     for _ in range(2):
         api.answer(401, {"error": "invalid_token"}, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
     page = signed_in.submit(form_page, {"displayName": "After Signing In Again"})
@@ -219,9 +219,9 @@ def test_invalid_token_twice_sends_the_customer_to_sign_in_again_and_keeps_the_e
 
 
 def test_a_400_from_the_api_marks_the_fields_and_keeps_the_typed_values(
-    signed_in, api_mode_webapp, tenant, customer, api
+    signed_in, scripted_webapp, tenant, customer, api
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
     api.answer(
         400,
         {
@@ -238,9 +238,9 @@ def test_a_400_from_the_api_marks_the_fields_and_keeps_the_typed_values(
 
 
 def test_forbidden_fields_from_the_api_show_the_refused_fields_message(
-    signed_in, api_mode_webapp, tenant, customer, api
+    signed_in, scripted_webapp, tenant, customer, api
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
     refused = {"jobTitle": "Not allowed.", "displayName": "Not allowed."}
     api.answer(403, {"error": "forbidden_fields", "fields": refused})
     page = signed_in.submit(form_page, {"displayName": "Refused Name", "jobTitle": "Refused Title"})
@@ -251,19 +251,19 @@ def test_forbidden_fields_from_the_api_show_the_refused_fields_message(
 
 @pytest.mark.parametrize("unreachable", [False, True], ids=["503", "no-answer"])
 def test_an_unavailable_api_shows_the_503_page_and_keeps_the_values(
-    signed_in, api_mode_webapp, tenant, customer, api, unreachable
+    signed_in, scripted_webapp, tenant, customer, api, unreachable
 ):
-    form_page = _edit_form_after_mfa(signed_in, api_mode_webapp, tenant, customer)
-    services = api_mode_webapp.app.extensions["ciam"]
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
+    services = scripted_webapp.app.extensions["ciam"]
     if unreachable:
         client = type(services.profile_api)(f"http://127.0.0.1:{free_port()}", services.profile_api._http)
-        api_mode_webapp.app.extensions["ciam"] = dataclasses.replace(services, profile_api=client)
+        scripted_webapp.app.extensions["ciam"] = dataclasses.replace(services, profile_api=client)
     else:
         api.answer(503, {"error": "temporarily_unavailable"}, **{"Retry-After": "5"})
     try:
         page = signed_in.submit(form_page, {"displayName": "Never Saved"})
     finally:
-        api_mode_webapp.app.extensions["ciam"] = services
+        scripted_webapp.app.extensions["ciam"] = services
     assert page.status == 503
     assert "your changes were not saved" in page.text
     assert _value(page, "displayName") == "Never Saved"
