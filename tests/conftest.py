@@ -323,8 +323,9 @@ def proxied_webapp(
 
 # --- API mode: the web app edits through the mfa-app API (tests/support/profile_api.py) ---
 
-# How the app and the API are reached, together: plain HTTP on localhost, or HTTPS for both.
-API_SITES = ("http", "tls")
+# How the app and the API are reached: plain HTTP on localhost; HTTPS for both; the app behind nginx
+# (gunicorn) and the API over HTTPS.
+API_SITES = ("http", "tls", "nginx")
 
 
 # As `make run` configures the API (the seed's api.env): the authentication context c1, whose
@@ -390,11 +391,32 @@ def tls_api_mode_webapp(
     served.server.stop()
 
 
+@pytest.fixture(scope="session")
+def proxied_api_mode_webapp(
+    tenant: Tenant,
+    tls_profile_api: AppOnThread,
+    site_certificate: SiteCertificate,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxiedApp]:
+    """nginx in front of `ciam-webapp serve` in API mode, editing through `tls_profile_api`."""
+    proxied = start_proxied_app(
+        tenant,
+        site_certificate,
+        tmp_path_factory.mktemp("proxied-api-mode"),
+        PROFILE_API_URL=tls_profile_api.base_url,
+        CA_BUNDLE=str(site_certificate.client_bundle),
+    )
+    SUITE_SECRETS.add(proxied.environment["SECRET_KEY"])
+    yield proxied
+    proxied.stop()
+
+
 @pytest.fixture()
 def api_site(request: pytest.FixtureRequest) -> Any:
     """The app in API mode as one of API_SITES; `@pytest.mark.parametrize("api_site", API_SITES, indirect=True)`."""
     name = getattr(request, "param", "http")
-    return request.getfixturevalue({"http": "api_mode_webapp", "tls": "tls_api_mode_webapp"}[name])
+    fixture = {"http": "api_mode_webapp", "tls": "tls_api_mode_webapp", "nginx": "proxied_api_mode_webapp"}[name]
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture()
