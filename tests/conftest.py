@@ -49,7 +49,7 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
-    loggers = [logging.getLogger(name) for name in ("ciam_webapp", "werkzeug", "msal", "urllib3")]
+    loggers = [logging.getLogger(name) for name in ("ciam_webapp", "ciam_api", "werkzeug", "msal", "urllib3")]
     for logger in loggers:
         logger.addHandler(handler)
         logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
