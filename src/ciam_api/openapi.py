@@ -122,7 +122,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "content": {
                                 _JSON: {
                                     "schema": {
-                                        "oneOf": [
+                                        "anyOf": [
                                             {"$ref": "#/components/schemas/Error"},
                                             {"$ref": "#/components/schemas/ForbiddenFields"},
                                         ]
