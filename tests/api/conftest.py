@@ -11,6 +11,12 @@ from flask.testing import FlaskClient
 
 from ciam_api import Settings, create_app
 from tests.api.fake_tenant import FakeTenant
+from tests.emulator.conftest import (  # noqa: F401 - the real emulator's fixtures, for test_with_emulator.py
+    browser,
+    emulator,
+    emulator_instance,
+)
+from tests.scale.conftest import private_redis  # noqa: F401 - a redis-server of the test's own
 
 
 @pytest.fixture(scope="session")

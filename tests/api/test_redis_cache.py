@@ -3,11 +3,6 @@ a Redis that fails is a cache miss, never an error."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from flask import Flask
 
 from ciam_api import create_app
@@ -17,29 +12,20 @@ from tests.api.fake_tenant import FakeTenant
 from tests.scale.conftest import PrivateRedis
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    assert shutil.which("redis-server"), "redis-server is needed (Debian's redis-server package)"
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
 def _instances(tenant: FakeTenant, url: str) -> tuple[Flask, Flask]:
     settings = api_settings(tenant, OBO_CACHE_REDIS_URL=url, OBO_CACHE_KEY_PREFIX="test-obo:")
     return create_app(settings), create_app(settings)
 
 
-def test_two_instances_share_one_exchange(fake_tenant: FakeTenant, redis_server: PrivateRedis) -> None:
-    first, second = _instances(fake_tenant, redis_server.url)
+def test_two_instances_share_one_exchange(fake_tenant: FakeTenant, private_redis: PrivateRedis) -> None:
+    first, second = _instances(fake_tenant, private_redis.url)
     token = fake_tenant.token()
     assert first.test_client().patch("/profile", headers=bearer(token), json={"city": "Paris"}).status_code == 204
     assert second.test_client().patch("/profile", headers=bearer(token), json={"city": "Lyon"}).status_code == 204
     assert len(fake_tenant.recorded.token_requests) == 1
     assert fake_tenant.profile["city"] == "Lyon"
 
-    client = redis_server.client()
+    client = private_redis.client()
     [key] = client.keys("test-obo:*")
     assert key.decode() == "test-obo:" + cache_lookup(token)
     sealed = client.get(key)
@@ -50,10 +36,10 @@ def test_two_instances_share_one_exchange(fake_tenant: FakeTenant, redis_server:
 
 
 def test_redis_down_means_an_exchange_per_request_not_an_error(
-    fake_tenant: FakeTenant, redis_server: PrivateRedis
+    fake_tenant: FakeTenant, private_redis: PrivateRedis
 ) -> None:
-    first, second = _instances(fake_tenant, redis_server.url)
-    redis_server.kill()
+    first, second = _instances(fake_tenant, private_redis.url)
+    private_redis.kill()
     token = fake_tenant.token()
     assert first.test_client().patch("/profile", headers=bearer(token), json={"city": "Paris"}).status_code == 204
     assert second.test_client().patch("/profile", headers=bearer(token), json={"city": "Lyon"}).status_code == 204
