@@ -66,7 +66,7 @@ def _provoke_every_answer(api: Flask, tenant: FakeTenant) -> list[tuple[str, str
     def call(method: str, path: str, **kwargs: Any) -> None:
         answers.append((method, path, client.open(path, method=method.upper(), **kwargs)))
 
-    call("get", "/health")
+    call("get", "/healthz")
     call("get", "/openapi.json")
     call("get", "/profile", headers=ok)
     for method, extra in (("get", {}), ("patch", {"json": {"city": "Paris"}})):

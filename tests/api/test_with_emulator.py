@@ -12,7 +12,6 @@ import json
 import secrets
 from typing import Any
 
-import pytest
 import requests
 from flask import Flask
 
@@ -46,12 +45,6 @@ def api_for(emulator: LiveEmulator, **overrides: str) -> Flask:
         **overrides,
     }
     return ciam_api.create_app(ciam_api.Settings.from_mapping(values))
-
-
-@pytest.fixture
-def customer(emulator: LiveEmulator) -> tuple[str, str]:
-    email = f"api-{secrets.token_hex(4)}@contoso.example"
-    return email, emulator.new_user(email)
 
 
 def token_for(emulator: LiveEmulator, browser: ScriptedBrowser, customer: tuple[str, str], **claims: Any) -> str:
