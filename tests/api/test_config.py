@@ -79,3 +79,8 @@ def test_ciam_api_check_reports_and_exits(tmp_path: Path) -> None:
     env.pop("ALLOWED_CLIENT_APPS")
     bad = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "ALLOWED_CLIENT_APPS is not set" in bad.stderr
+    # The emulator's seed writes the API's settings to their own file.
+    (tmp_path / "api.env").write_text(f"ALLOWED_CLIENT_APPS={WEB}\n")
+    from_file = [sys.executable, "-m", "ciam_api.cli", "--env-file", "api.env", "check"]
+    ok = subprocess.run(from_file, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
