@@ -1,11 +1,12 @@
 """Validation of the access tokens callers present to the API. No Flask, no trust in the caller.
 
-Checks, in order (entra-notes §12, §13; "Access token claims reference"): the token is a JWS signed
-with RS256 (never `none` or an HMAC) by a key in the tenant's JWKS (ciam_core's hardened cache:
-unknown kids refetched at most once, then remembered); `iss` equals discovery's issuer; `aud` is this
-API's client id (v2 tokens; a Graph token or another API's fails here); `exp`/`nbf`/`iat` with a small
-leeway; `ver` is "2.0"; `tid` is our tenant; `azp` is an allowed client app; `scp` holds the
-required scope; and, when configured, `acrs` holds the required authentication context.
+Checks, in order (entra-notes §12, §13; "Access token claims reference"): ciam_core's TokenVerifier,
+shared with the web app's ID tokens (RS256 only, never `none` or an HMAC; `typ` JWT or at+jwt; a
+key from the tenant's JWKS under its hardened rules; numeric dates; `iss` equals discovery's
+issuer; `exp`/`nbf`/`iat` with a small leeway); `aud` is exactly this API's client id (v2 tokens;
+a Graph token or another API's fails here); `ver` is "2.0"; `tid` is our tenant; `azp` is an
+allowed client app; `scp` holds the required scope; and, when configured, `acrs` holds the
+required authentication context.
 
 Every refusal raises a typed error carrying the reason for the log; callers answer with RFC 6750's
 codes only.
@@ -13,21 +14,19 @@ codes only.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from ciam_core.discovery import MetadataProvider
-from ciam_core.errors import ProviderUnavailable, UntrustedKey
+from ciam_core.errors import ProviderUnavailable, TokenRejected
 from ciam_core.jwks import JwksCache
+from ciam_core.jwt_verification import ACCESS_TOKEN_TYPES, TokenVerifier
 
 from .errors import ClaimsChallenge, InsufficientScope, InvalidToken, TemporarilyUnavailable
 
-ALLOWED_ALGORITHMS = ("RS256",)
-REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "tid", "ver", "azp", "oid", "sub")
+# On top of iss, aud, exp, iat (ciam_core.jwt_verification).
+REQUIRED_CLAIMS = ("nbf", "tid", "ver", "azp", "oid", "sub")
 # A real token is a few kilobytes; anything far larger is refused before any decoding.
 MAX_TOKEN_LENGTH = 16 * 1024
 # Client capability that says "I can handle a claims challenge" (xms_cc optional claim).
@@ -69,55 +68,32 @@ class AccessTokenValidator:
         required_auth_context: str | None = None,
         leeway: float = 60.0,
     ) -> None:
-        self._metadata = metadata
-        self._jwks = jwks
+        self._verifier = TokenVerifier(metadata=metadata, jwks=jwks, leeway=leeway)
         self._client_id = client_id
         self._tenant_id = tenant_id.lower()
         self._allowed_client_apps = frozenset(app.lower() for app in allowed_client_apps)
         self._required_scope = required_scope
         self._required_auth_context = required_auth_context
-        self._leeway = leeway
 
     def validate(self, token: str) -> AccessToken:
-        if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
-            raise InvalidToken("not a compact JWS")
-        header = _unverified_header(token)
-        alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise InvalidToken(f"algorithm {alg!r} is not accepted")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise InvalidToken("header has no kid")
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("not a compact JWS of a plausible size")
         try:
-            issuer = self._metadata.get().issuer
-            key = self._jwks.key_for(kid)
-        except UntrustedKey as exc:
+            claims = self._verifier.verify(
+                token,
+                audience=self._client_id,
+                accepted_types=ACCESS_TOKEN_TYPES,
+                required_claims=REQUIRED_CLAIMS,
+                kind="access token",
+            )
+        except TokenRejected as exc:
             raise InvalidToken(exc.reason) from exc
         except ProviderUnavailable as exc:
             raise TemporarilyUnavailable(exc.reason) from exc
-        try:
-            claims = jwt.decode(
-                token,
-                key=key.key,
-                algorithms=list(ALLOWED_ALGORITHMS),
-                audience=self._client_id,
-                issuer=issuer,
-                leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True, "strict_aud": True},
-            )
-        except jwt.InvalidSignatureError as exc:
-            raise InvalidToken("signature does not verify") from exc
-        except jwt.ExpiredSignatureError as exc:
-            raise InvalidToken("expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise InvalidToken(f"not valid yet: {exc}") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise InvalidToken(f"audience is not this API: {exc}") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise InvalidToken("issuer is not the tenant's") from exc
-        except jwt.InvalidTokenError as exc:
-            raise InvalidToken(f"invalid: {exc}") from exc
 
+        # v2 access tokens name exactly one audience, this API's client id (a list is not one of ours).
+        if claims["aud"] != self._client_id:
+            raise InvalidToken(f"access token audience {claims['aud']!r} is not exactly this API")
         if claims["ver"] != "2.0":
             raise InvalidToken(f"token version {claims['ver']!r}, not 2.0")
         if str(claims["tid"]).lower() != self._tenant_id:
@@ -151,15 +127,3 @@ def _string_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str)]
     return []
-
-
-def _unverified_header(token: str) -> dict[str, Any]:
-    """The JOSE header alone, to pick the algorithm and key before anything is verified."""
-    encoded = token.split(".", 1)[0]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except ValueError as exc:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise InvalidToken(f"header is not base64url JSON: {type(exc).__name__}") from exc
-    if not isinstance(header, dict):
-        raise InvalidToken("header is not a JSON object")
-    return header

@@ -10,6 +10,9 @@ from .config import ConfigError, Settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ciam-api", description=__doc__)
+    parser.add_argument(
+        "--env-file", default=".env", help="settings file read under the environment (default .env; e.g. api.env)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="development server (one process)")
     run.add_argument("--host", default="localhost")
@@ -24,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(dotenv_path=args.env_file)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2

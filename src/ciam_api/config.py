@@ -92,6 +92,8 @@ class Settings:
         authority = reader.url(
             "AUTHORITY", "the tenant's authority, e.g. https://<subdomain>.ciamlogin.com/<tenant id>"
         )
+        if urlsplit(authority).scheme != "https":
+            raise ConfigError(f"AUTHORITY must be https (MSAL talks to the tenant over https only), got {authority!r}")
         tenant_id = reader.required("TENANT_ID", "the Directory (tenant) ID of your external tenant")
         if not _GUID.match(tenant_id):
             raise ConfigError(f"TENANT_ID must be the Directory (tenant) ID, a GUID, got {tenant_id!r}")

@@ -122,7 +122,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "content": {
                                 _JSON: {
                                     "schema": {
-                                        "oneOf": [
+                                        "anyOf": [
                                             {"$ref": "#/components/schemas/Error"},
                                             {"$ref": "#/components/schemas/ForbiddenFields"},
                                         ]
@@ -144,7 +144,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "responses": {"200": {"description": "The OpenAPI document.", "content": {_JSON: {}}}},
                 }
             },
-            "/health": {
+            "/healthz": {
                 "get": {
                     "operationId": "getHealth",
                     "summary": "Liveness: the process answers (checks nothing else).",

@@ -7,10 +7,9 @@ API accepts exactly what the web app's form offers; the API checks again because
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 
-from ciam_core.customer_profile import EDITABLE_PROPERTIES, LABELS, LANGUAGE_CODES, refused_fields_message
+from ciam_core.customer_profile import LABELS, check_changes, normalized, refused_fields_message
 
 from .access_tokens import AccessToken
 from .errors import DeploymentError, ForbiddenFields, InvalidRequest, TemporarilyUnavailable
@@ -20,44 +19,21 @@ from .on_behalf_of import OnBehalfOfClient
 log = logging.getLogger(__name__)
 
 Changes = dict[str, str | None]
-_PROPERTIES = {prop.name: prop for prop in EDITABLE_PROPERTIES}
 
 
 def validated_changes(body: Any) -> Changes:
     """The PATCH body as Graph changes, or InvalidRequest naming every offending property.
 
-    Each value is a string (surrounding spaces dropped; empty means clear) or null (clear)."""
+    The rules are ciam_core's `check_changes`, the web form's own: each value is a string (surrounding
+    spaces dropped; empty clears) or null (clears); displayName cannot be cleared."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object of profile properties.")
-    fields: dict[str, str] = {}
-    changes: Changes = {}
-    for name, value in body.items():
-        prop = _PROPERTIES.get(name)
-        if prop is None:
-            fields[str(name)[:64]] = "This property cannot be changed."
-            continue
-        if value is not None and not isinstance(value, str):
-            fields[name] = f"{prop.label} must be text."
-            continue
-        text = value.strip() if isinstance(value, str) else None
-        text = text or None
-        if text is None:
-            if prop.required:
-                fields[name] = f"{prop.label} cannot be empty."
-            else:
-                changes[name] = None
-            continue
-        if len(text) > prop.max_length:
-            fields[name] = f"{prop.label} can be at most {prop.max_length} characters."
-        elif any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
-            fields[name] = f"{prop.label} contains characters that cannot be saved."
-        elif name == "preferredLanguage" and text not in LANGUAGE_CODES:
-            fields[name] = f"{prop.label} must be one of the offered languages."
-        else:
-            changes[name] = text
+    fields = check_changes(body)
     if fields:
-        raise InvalidRequest("Some properties cannot be saved.", fields)
-    return changes
+        raise InvalidRequest(
+            "Some properties cannot be saved.", {name[:64]: message for name, message in fields.items()}
+        )
+    return {name: normalized(value) for name, value in body.items()}
 
 
 class ProfileService:

@@ -91,7 +91,7 @@ def get_openapi() -> Response:
     return jsonify(openapi_document(_services().settings))
 
 
-@bp.get("/health")
+@bp.get("/healthz")
 def health() -> Response:
     return jsonify(status="ok")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,13 @@ from flask.testing import FlaskClient
 
 from ciam_api import Settings, create_app
 from tests.api.fake_tenant import FakeTenant
+from tests.emulator.conftest import (  # noqa: F401 - the real emulator's fixtures, for test_with_emulator.py
+    LiveEmulator,
+    browser,
+    emulator,
+    emulator_instance,
+)
+from tests.scale.conftest import private_redis  # noqa: F401 - a redis-server of the test's own
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +65,13 @@ def api(make_api: Any) -> Flask:
 @pytest.fixture
 def client(api: Flask) -> FlaskClient:
     return api.test_client()
+
+
+@pytest.fixture
+def customer(emulator: LiveEmulator) -> tuple[str, str]:  # noqa: F811 - emulator is the imported fixture
+    """A new customer in the real emulator: (email, password)."""
+    email = f"api-{secrets.token_hex(4)}@contoso.example"
+    return email, emulator.new_user(email)
 
 
 def bearer(token: str) -> dict[str, str]:
