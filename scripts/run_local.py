@@ -60,7 +60,7 @@ def main() -> int:
     write_env_file(env_file, seeded, emulator_url, tls.ca_cert)  # keeps the secret it holds unless a new one came
     write_api_env_file(api_env_file, seeded, emulator_url, tls.ca_cert)
     _ensure_app_secrets(env_file, profile_api_url=api_url)
-    api_dir = instance_dir.parent / "api"  # the API's working folder: no .env of the web app's in it
+    api_dir = instance_dir.parent / "api"  # the API's working folder, away from the web app's .env
     api_dir.mkdir(parents=True, exist_ok=True)
 
     children = [
@@ -81,12 +81,20 @@ def main() -> int:
         _wait_until_up(f"{emulator_url}/{seeded.tenant_id}/v2.0/.well-known/openid-configuration", str(tls.ca_cert))
         children.append(
             _start(
-                [str(BIN / "ciam-api"), "run", "--host", "localhost", "--port", str(args.api_port)],
+                [
+                    str(BIN / "ciam-api"),
+                    "--env-file",
+                    str(api_env_file.resolve()),
+                    "run",
+                    "--host",
+                    "localhost",
+                    "--port",
+                    str(args.api_port),
+                ],
                 cwd=api_dir,
-                env=_api_environment(api_env_file),
             )
         )
-        _wait_until_up(f"{api_url}/openapi.json", None)
+        _wait_until_up(f"{api_url}/healthz", None)
         children.append(
             _start(
                 [str(BIN / "ciam-webapp"), "run", "--host", "localhost", "--port", str(args.app_port)],
@@ -142,15 +150,8 @@ def _ensure_app_secrets(env_file: Path, *, profile_api_url: str) -> None:
     os.chmod(env_file, 0o600)
 
 
-def _api_environment(api_env_file: Path) -> dict[str, str]:
-    """The API's settings from its env file, over this environment (the API also reads a .env in its
-    working folder, which holds none)."""
-    values = {key: value for key, value in dotenv_values(api_env_file).items() if value is not None}
-    return {**os.environ, **values}
-
-
-def _start(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=cwd or ROOT, env=env)  # noqa: S603 - our own console scripts
+def _start(command: list[str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, cwd=cwd or ROOT)  # noqa: S603 - our own console scripts
 
 
 def _wait_until_up(url: str, ca_bundle: str | None, timeout: float = 30.0) -> None:
