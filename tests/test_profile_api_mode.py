@@ -218,6 +218,20 @@ def test_invalid_token_twice_sends_the_customer_to_sign_in_again_and_keeps_the_e
     assert api.bodies() == [{"displayName": "After Signing In Again"}] * 3
 
 
+def test_an_api_that_refuses_the_tokens_of_a_fresh_sign_in_too_stops_without_going_round_again(
+    signed_in, scripted_webapp, tenant, customer, api
+):
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
+    for _ in range(4):
+        api.answer(401, {"error": "invalid_token"}, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    page = signed_in.submit(form_page, {"displayName": "Refused Every Time"})
+    page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(page)
+    assert on_app(page, scripted_webapp) and page.path == "/profile/edit/resume" and page.status == 503
+    assert "did not accept your sign-in" in page.text
+    assert _value(page, "displayName") == "Refused Every Time"
+    assert len(api.received) == 4
+
+
 def test_a_400_from_the_api_marks_the_fields_and_keeps_the_typed_values(
     signed_in, scripted_webapp, tenant, customer, api
 ):

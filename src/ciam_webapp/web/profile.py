@@ -211,6 +211,16 @@ def _apply_through_api(profile_api: ProfileApiClient, changes: Changes, form: Pr
         log.info("profile API asked for more claims; stepping up", extra={"status": exc.status})
         return redirect(session.start_step_up(StepUpNeeded(claims_challenge=exc.claims), after=None, edit=changes))
     except ProfileApiInvalidToken:
+        if form is None:
+            # This save resumed right after the customer authenticated at the tenant: another sign-in would
+            # only go round again (an API that refuses every token is misconfigured), so stop here.
+            log.error("profile API refused the tokens of a fresh sign-in; check its ALLOWED_CLIENT_APPS and audience")
+            return _edit_page(
+                _form_with_typed_values(changes),
+                503,
+                message="The profile service did not accept your sign-in, so your changes were not saved. "
+                "Your values are still here: try again later, or contact support if this keeps happening.",
+            )
         log.warning("profile API refused a fresh access token too; asking the customer to sign in again")
         return redirect(session.start_step_up(StepUpNeeded(prompt="login"), after=None, edit=changes))
     except ProfileApiBadRequest as exc:
