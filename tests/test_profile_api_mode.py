@@ -192,6 +192,23 @@ def test_insufficient_claims_from_the_api_steps_up_with_those_claims_and_keeps_t
     assert api.bodies() == [{"displayName": "Kept Through Claims"}] * 2  # refused once, then applied
 
 
+def test_claims_the_tenant_does_not_grant_stop_after_one_round_with_the_values_kept(
+    signed_in, scripted_webapp, tenant, customer, api
+):
+    """A tenant that never puts the asked claims in the token (a policy missing) must not send the browser
+    round and round between the app and the tenant."""
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
+    wanted = {"access_token": {"acrs": {"essential": True, "value": "c7"}}}
+    for _ in range(3):
+        api.answer(401, {"error": "insufficient_claims"}, **{"WWW-Authenticate": _challenge(wanted)})
+    page = signed_in.submit(form_page, {"displayName": "Never Granted"})
+    page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(page)
+    assert on_app(page, scripted_webapp) and page.status == 503
+    assert "did not confirm what the profile service asks for" in page.text
+    assert _value(page, "displayName") == "Never Granted"
+    assert len(api.received) == 2, "one step-up, then no more"
+
+
 def test_invalid_token_from_the_api_is_retried_once_with_a_fresh_token(
     signed_in, scripted_webapp, tenant, customer, api
 ):
