@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -57,7 +57,6 @@ class KeySet:
     usable: tuple[jwt.PyJWK, ...]  # every usable key, with or without a kid
     fresh_until: float
     usable_until: float
-    fetched_at: float = field(default=0.0)
 
 
 class JwksCache:
@@ -97,15 +96,15 @@ class JwksCache:
         """The usable key a token names. Without a kid, the key set's only usable key (OpenID
         Connect Core 1.0 §10.1: a kid may be omitted only when the JWKS holds a single key);
         several usable keys and no kid is refused. UntrustedKey when no usable key matches."""
-        key_set = self._current()
+        key_set, just_fetched = self._current()
         if kid is None:
             if len(key_set.usable) != 1:
                 raise UntrustedKey(
                     f"names no kid while the provider's JWKS holds {len(key_set.usable)} usable keys (needs exactly 1)"
                 )
             return key_set.usable[0]
-        if kid not in key_set.by_kid and kid not in key_set.refused:
-            key_set = self._refetch_for_unknown(kid)
+        if kid not in key_set.by_kid and kid not in key_set.refused and not just_fetched:
+            key_set = self._refetch_for_unknown(kid, key_set)
         if kid in key_set.refused:
             raise UntrustedKey(f"is signed with kid {kid!r}, a key that may not be used: {key_set.refused[kid]}")
         key = key_set.by_kid.get(kid)
@@ -123,15 +122,16 @@ class JwksCache:
         # Stale: served only inside the grace and while a failed refresh waits for its next attempt.
         return now < key_set.usable_until and now < self._retry_at
 
-    def _current(self) -> KeySet:
+    def _current(self) -> tuple[KeySet, bool]:
+        """The key set to use, and whether it was fetched by this very call."""
         key_set = self._key_set
         if key_set is not None and self._servable(key_set, self._clock()):
-            return key_set
+            return key_set, False
         with self._lock:
             key_set = self._key_set
             now = self._clock()
             if key_set is not None and self._servable(key_set, now):
-                return key_set
+                return key_set, False
             try:
                 self._key_set = self._fetch()
             except ProviderUnavailable as exc:
@@ -143,22 +143,22 @@ class JwksCache:
                     key_set.usable_until - now,
                     exc.reason,
                 )
-                return key_set
-            return self._key_set
+                return key_set, False
+            return self._key_set, True
 
-    def _refetch_for_unknown(self, kid: str) -> KeySet:
+    def _refetch_for_unknown(self, kid: str, key_set: KeySet) -> KeySet:
         with self._lock:
-            key_set = self._key_set
+            key_set = self._key_set or key_set
             now = self._clock()
-            if key_set is not None and (kid in key_set.by_kid or kid in key_set.refused):
+            if kid in key_set.by_kid or kid in key_set.refused:
                 return key_set  # another thread fetched it meanwhile
             if self._recently_unknown(kid, now):
-                return key_set  # type: ignore[return-value]  # _current() set it
+                return key_set
             last = self._last_unknown_kid_refetch
             if last is not None and now - last < self._unknown_kid_refetch_interval:
                 # Too soon after the last such refetch; not remembered, so a real new key is
                 # picked up on a later attempt.
-                return key_set  # type: ignore[return-value]
+                return key_set
             self._last_unknown_kid_refetch = now
             self._key_set = self._fetch()
             if kid not in self._key_set.by_kid and kid not in self._key_set.refused:
@@ -217,7 +217,6 @@ class JwksCache:
             usable=tuple(usable),
             fresh_until=now + freshness,
             usable_until=now + freshness + self._stale_grace,
-            fetched_at=now,
         )
 
 

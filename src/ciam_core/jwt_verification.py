@@ -7,10 +7,10 @@ token: scp, azp list, ver, tid). Interface (kept stable):
     verifier = TokenVerifier(metadata=MetadataProvider(...), jwks=JwksCache(...), leeway=120.0)
     claims = verifier.verify(
         token,
-        audience="<client id>",                # `aud` must be it, or a list that contains it
-        accepted_types=ID_TOKEN_TYPES,         # what the header's `typ` may say (None: absent)
-        required_claims=("sub", "tid"),       # on top of iss, aud, exp, iat
-        kind="ID token",                # starts every refusal reason
+        audience="<client id>",            # `aud` must be it, or a list that contains it
+        accepted_types=ID_TOKEN_TYPES,     # what the header's `typ` may say (None: absent)
+        required_claims=("sub", "tid"),    # on top of iss, aud, exp, iat
+        kind="ID token",                   # starts every refusal reason
     )
 
 Raises `TokenRejected` (its `reason` is for logs, never holds the token; `UntrustedKey` is one)
@@ -136,7 +136,7 @@ class TokenVerifier:
             raise TokenRejected(f"{kind} auth_time {auth_time!r} is in the future")
 
 
-def normalized_type(typ: object) -> str | None | object:
+def normalized_type(typ: object) -> object:
     """RFC 7515 §4.1.9: media types compare case-insensitively and may omit `application/`."""
     if not isinstance(typ, str):
         return typ  # absent (None) or not a string (never in any accepted set but None)
