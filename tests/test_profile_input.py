@@ -139,3 +139,55 @@ def test_the_form_does_not_cut_long_input_in_the_browser(edit_form):
     # the limit is the server's, which says so and keeps what was typed (tests/browser shows it in chromium).
     for field in edit_form.form_with("displayName").find_all("input"):
         assert not field.has_attr("maxlength"), field
+
+
+# --- Only text: a JSON body (Flask-WTF reads one as the form's fields) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "messages"),
+    [
+        ({**TYPED, "displayName": 5}, {"displayName": "Display name must be typed text."}),
+        (
+            {**TYPED, "city": {"name": "London"}, "surname": [7]},
+            {"city": "City must be typed text.", "surname": "Surname must be typed text."},
+        ),
+        ([1, 2], {"displayName": "Enter a display name."}),
+        ("Ada", {"displayName": "Enter a display name."}),
+    ],
+)
+def test_a_json_body_with_anything_but_text_gets_field_messages_not_a_500(
+    https_person, edit_form, tenant, body, messages
+):
+    csrf_token = edit_form.soup.find("input", attrs={"name": "csrf_token"})["value"]
+    response = https_person.http.post(
+        edit_form.url,
+        json=body,
+        headers={"X-CSRFToken": csrf_token, "Referer": referrer_for("same-origin", edit_form.url, edit_form.url)},
+        timeout=15,
+    )
+    assert_refused(Page(response), tenant, messages, {})
+
+
+# --- The language list -------------------------------------------------------------------------------
+
+
+def test_a_language_the_list_lacks_set_elsewhere_is_kept_and_only_listed_ones_can_be_chosen(
+    https_person, tls_webapp, tenant, customer
+):
+    # Set by an admin or another app (the emulator's store, as Graph would hold it): a well-formed tag
+    # that is not on the form's list.
+    store = tenant.app.extensions["ciam_emulator"].store
+    store.update_user_profile(tenant.user(customer.email)["id"], {"preferredLanguage": "eo"})
+    page = https_person.get(tls_webapp.url("/profile/edit"))
+    page = TenantPages(https_person, tenant, customer.email, customer.password).finish(page)
+    assert value_of(page, "preferredLanguage") == "eo"
+    tenant.reset_stats()
+
+    other = post(https_person, page, {"preferredLanguage": "ga-IE"})  # well-formed, but not on the list
+    assert_refused(other, tenant, {"preferredLanguage": "Choose a preferred language from the list."}, {"city": ""})
+
+    saved = post(https_person, page, {"city": "Dublin"})  # the stored language goes back unchanged
+    assert saved.path == "/profile" and "Your profile was saved." in saved.text
+    user = tenant.user(customer.email)
+    assert (user["city"], user["preferredLanguage"]) == ("Dublin", "eo")

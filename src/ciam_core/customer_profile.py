@@ -175,8 +175,9 @@ def check_value(name: str, value: object) -> str | None:
         return f"{prop.label} cannot contain {kind} (U+{ord(char):04X}); please remove it."
     text = normalized(value)
     if text is None:
-        # A cleared property becomes null in the PATCH and Graph removes the value: fine for every property
-        # but displayName, which Graph requires on every user and which the app shows as who is signed in.
+        # A cleared property becomes null in the PATCH and Graph removes the value: fine for the optional
+        # ones. displayName "cannot be cleared during updates" (Graph's user resource), and the app shows
+        # it as who is signed in, so an empty one is refused here rather than by Graph.
         return f"Enter a {prop.label.lower()}." if prop.required else None
     if not any(_is_visible(char) for char in text):
         return f"{prop.label} needs at least one visible character (a letter, digit or symbol)."

@@ -29,7 +29,9 @@ def _profile_rules(form: ProfileForm, field: Field) -> None:
     else:
         sent = field.raw_data[0] if field.raw_data else None
     if field.name == "preferredLanguage" and sent and sent == form.current_language:
-        return  # the profile's own language, kept as it is even if the list lacks it (see __init__)
+        # The profile's own language, kept even if the list lacks it (see __init__). It equals the value the
+        # form was rendered with, so it is no change and is never sent, even if that value was forged.
+        return
     message = check_value(field.name, sent)
     if message is not None:
         raise StopValidation(message)
@@ -56,6 +58,10 @@ class ProfileForm(FlaskForm):
             """Only text reaches the fields. A part that is not text (a multipart file part, which werkzeug
             puts in request.files and Flask-WTF then hands to the field as a FileStorage; a number or list
             in a JSON body) is kept aside, and the field it names is refused with a message by the rules."""
+            if form.is_submitted() and request.is_json and not isinstance(request.get_json(silent=True), dict):
+                # Flask-WTF reads a JSON body as the form's fields and fails on anything but an object;
+                # here such a body carries no field at all, so the form says what is missing.
+                formdata = MultiDict()
             wrapped = super().wrap_formdata(form, formdata)  # type: ignore[misc]
             form.non_text_parts = {}
             if wrapped is None:
