@@ -16,7 +16,7 @@ import jwt
 from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.keys import KeyRing
 from ciam_emulator.store import AppRegistration, Tenant
-from ciam_emulator.tokens import v2_issuer
+from ciam_emulator.tokens import v1_issuer, v2_issuer
 
 # UNSURE: Entra documents no clock skew for assertions; the emulator allows the five minutes it
 # allows everywhere else (Graph bearer tokens, client assertions).
@@ -61,9 +61,9 @@ def verified_assertion(
             "Assertion failed signature validation. [Reason - Key was found, but use of the key to verify the "
             "signature failed.]"
         ) from problem
-    # The issuer of this tenant's v2 tokens; a token of another tenant is not this tenant's assertion.
-    # UNSURE: Entra's message for a foreign issuer.
-    if claims.get("iss") != v2_issuer(tenant.id) or claims.get("tid") != tenant.id:
+    # This tenant's issuer, v2 or v1 (access-token claims reference: `iss` differs by token version);
+    # a token of another tenant is not this tenant's assertion. UNSURE: Entra's message for a foreign issuer.
+    if claims.get("iss") not in (v2_issuer(tenant.id), v1_issuer(tenant.id)) or claims.get("tid") != tenant.id:
         raise _invalid_assertion("Assertion contains an invalid issuer; it was not issued by this tenant.")
     expires, not_before = claims.get("exp"), claims.get("nbf", claims.get("iat"))
     if not isinstance(expires, int | float) or now > expires + ASSERTION_LEEWAY_SECONDS:

@@ -12,6 +12,7 @@ import base64
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -197,8 +198,12 @@ def test_a_token_for_another_audience_is_refused(emulator: LiveEmulator, asserti
     other = forged(emulator, assertion, aud=emulator.seeded.client_id)
     body = assert_obo_error(obo_request(emulator, other), "invalid_grant", 50013)
     assert "Assertion audience does not match the Client app presenting the assertion" in body["error_description"]
-    # The v1 form of the API's audience is its App ID URI, which Entra accepts for the same API.
-    v1_form = forged(emulator, assertion, aud=f"api://{emulator.seeded.mfa_app_id}")
+    # A v1 token for the same API names it by its App ID URI and has the v1 issuer (access-token claims
+    # reference); Entra accepts it for that API.
+    tenant_id = emulator.seeded.tenant_id
+    v1_form = forged(
+        emulator, assertion, aud=f"api://{emulator.seeded.mfa_app_id}", iss=f"https://sts.windows.net/{tenant_id}/"
+    )
     assert obo_request(emulator, v1_form).status_code == 200
 
 
@@ -304,3 +309,13 @@ def test_a_policy_on_graph_applies_to_the_downstream_token(
     finally:
         admin.ok("DELETE", f"identity/conditionalAccess/policies/{policy['id']}")
     assert obo_request(emulator, no_mfa_assertion).status_code == 200
+
+
+def test_overlapping_exchanges_of_one_assertion_all_succeed(emulator: LiveEmulator, assertion: str) -> None:
+    """Several API instances (or requests) exchanging the same customer token at once, over HTTPS."""
+    emulator.control("POST", "stats/reset")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: obo_request(emulator, assertion), range(8)))
+    assert [answer.status_code for answer in answers] == [200] * 8, [a.text for a in answers if a.status_code != 200]
+    assert len({answer.json()["refresh_token"] for answer in answers}) == 8
+    assert emulator.control("GET", "stats").json()["token"]["on_behalf_of"] == 8
