@@ -86,6 +86,7 @@ class EntraApi(Protocol):
         scopes: list[str],
         *,
         claims_challenge: str | None = None,
+        force_refresh: bool = False,
     ) -> AccessToken: ...
 
 
@@ -389,13 +390,19 @@ class SignInSession:
         if cache.has_state_changed:
             self._record[TOKEN_CACHE] = self._codec.seal(cache)
 
-    def access_token(self, scopes: list[str], *, claims_challenge: str | None = None) -> str:
-        """A token for `scopes` from the cache or by refresh; InteractionRequired when the customer must act."""
+    def access_token(
+        self, scopes: list[str], *, claims_challenge: str | None = None, force_refresh: bool = False
+    ) -> str:
+        """A token for `scopes` from the cache or by refresh; InteractionRequired when the customer must act.
+        `force_refresh`: a new one by refresh token, for an API that refused the cached one."""
         user = self.user()
         if user is None:
             raise InteractionRequired("nobody is signed in")
+        extra = {"force_refresh": True} if force_refresh else {}
         with self._token_cache() as cache:
-            token = self._entra.acquire_token(cache, user.home_account_id, scopes, claims_challenge=claims_challenge)
+            token = self._entra.acquire_token(
+                cache, user.home_account_id, scopes, claims_challenge=claims_challenge, **extra
+            )
         return token.token
 
     def reauthorize(self, *, scopes: list[str], claims_challenge: str | None, after: str | None) -> str:
