@@ -128,3 +128,24 @@ def test_a_certificate_of_another_key_is_refused(tmp_path: Path) -> None:
     mixed.write_text(first.private_key_pem() + second.certificate_pem)
     with pytest.raises(ConfigError, match="no certificate in .* matches its private key"):
         Settings.from_mapping(values(API_CLIENT_SECRET="", API_CLIENT_CERTIFICATE_PATH=str(mixed)))
+
+
+def test_the_example_file_names_every_setting_and_its_placeholders_stop_the_api() -> None:
+    from dotenv import dotenv_values
+
+    example = Path(__file__).parents[2] / "api.env.example"
+    text = example.read_text()
+    for name in (
+        "API_CLIENT_ID",
+        "API_CLIENT_SECRET",
+        "API_CLIENT_CERTIFICATE_PATH",
+        "AUTHORITY",
+        "TENANT_ID",
+        "ALLOWED_CLIENT_APPS",
+        "REQUIRED_SCOPE",
+        "REQUIRED_AUTH_CONTEXT",
+        "OBO_CACHE_REDIS_URL",
+    ):
+        assert name in text
+    with pytest.raises(ConfigError, match="placeholder"):
+        Settings.from_mapping({k: v for k, v in dotenv_values(example).items() if v})
