@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from ciam_core.client_certificate import CertificateError, ClientCertificate, load_client_certificate
+
 PLACEHOLDER_PREFIX = "Enter_the_"
 # RFC 6749 §3.3 scope-token characters, without the space that separates scopes.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
@@ -32,10 +34,12 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     client_id: str
-    client_secret: str = field(repr=False)
     authority: str
     tenant_id: str
     allowed_client_apps: frozenset[str]
+    # Exactly one of the two credentials is set (from_mapping enforces it).
+    client_secret: str | None = field(default=None, repr=False)
+    client_certificate: ClientCertificate | None = field(default=None, repr=False)
     required_scope: str = "User.MFA"
     required_auth_context: str | None = None
     graph_endpoint: str = "https://graph.microsoft.com/v1.0"
@@ -54,6 +58,14 @@ class Settings:
         if urlsplit(self.authority).path.strip("/"):
             # MSAL appends "/v2.0/..." to an authority with a tenant path; a trailing slash would double it.
             object.__setattr__(self, "authority", self.authority.rstrip("/"))
+
+    def client_credential(self) -> str | dict[str, str]:
+        """What MSAL's `client_credential` takes: the secret, or the certificate."""
+        if self.client_certificate is not None:
+            return self.client_certificate.msal_credential()
+        if not self.client_secret:
+            raise ConfigError("set API_CLIENT_SECRET or API_CLIENT_CERTIFICATE_PATH")
+        return self.client_secret
 
     @classmethod
     def from_env(
@@ -103,9 +115,11 @@ class Settings:
         leeway = reader.number("TOKEN_LEEWAY", cls.token_leeway, minimum=0)
         if leeway > MAX_TOKEN_LEEWAY:
             raise ConfigError(f"TOKEN_LEEWAY must be at most {MAX_TOKEN_LEEWAY:.0f} seconds, got {leeway:g}")
+        client_secret, certificate = reader.client_credential()
         return cls(
             client_id=client_id.lower(),
-            client_secret=reader.required("API_CLIENT_SECRET", "a client secret of the mfa-app (API) registration"),
+            client_secret=client_secret,
+            client_certificate=certificate,
             authority=authority,
             tenant_id=tenant_id.lower(),
             allowed_client_apps=allowed,
@@ -166,6 +180,39 @@ class _Reader:
         if value is not None and not Path(value).is_file():
             raise ConfigError(f"{name} points to {value!r}, which is not a file: fix the path or unset it")
         return value
+
+    def client_credential(self) -> tuple[str | None, ClientCertificate | None]:
+        """API_CLIENT_SECRET, or API_CLIENT_CERTIFICATE_PATH (+ API_CLIENT_CERTIFICATE_PASSWORD): exactly one."""
+        secret = self.optional("API_CLIENT_SECRET")
+        path = self.optional("API_CLIENT_CERTIFICATE_PATH")
+        password = self.optional("API_CLIENT_CERTIFICATE_PASSWORD")
+        if secret and path:
+            raise ConfigError(
+                "API_CLIENT_SECRET and API_CLIENT_CERTIFICATE_PATH are both set: the API authenticates with "
+                "one credential, so unset one of them"
+            )
+        if not secret and not path:
+            raise ConfigError(
+                "API_CLIENT_SECRET is not set: set it to a client secret of the mfa-app (API) registration, or "
+                "set API_CLIENT_CERTIFICATE_PATH to a PEM file with the private key and certificate of a "
+                "certificate uploaded to that registration (in .env or the environment)"
+            )
+        if password and not path:
+            raise ConfigError(
+                "API_CLIENT_CERTIFICATE_PASSWORD is set but API_CLIENT_CERTIFICATE_PATH is not: set both or neither"
+            )
+        if path is None:
+            return secret, None
+        try:
+            certificate = load_client_certificate(
+                path,
+                password,
+                name="API_CLIENT_CERTIFICATE_PATH",
+                password_name="API_CLIENT_CERTIFICATE_PASSWORD",  # noqa: S106 - a variable's name
+            )
+        except CertificateError as exc:
+            raise ConfigError(str(exc)) from None
+        return None, certificate
 
     def number(self, name: str, default: float, *, minimum: float) -> float:
         value = self.optional(name)

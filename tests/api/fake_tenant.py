@@ -63,6 +63,7 @@ class FakeTenant:
         self.token_answers: list[tuple[int, dict[str, Any]]] = []
         self.graph_answers: list[tuple[int, dict[str, Any] | None, dict[str, str]]] = []
         self.profile: dict[str, Any] = {}
+        self.graph_delay = 0.0  # seconds Graph waits before answering
         self._lock = threading.Lock()
         self.reset()
         server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -79,6 +80,7 @@ class FakeTenant:
             self.recorded = Recorded()
             self.token_answers = []
             self.graph_answers = []
+            self.graph_delay = 0.0
             self.profile = {
                 "id": self.user_id,
                 "mail": "ada@example.com",
@@ -182,6 +184,8 @@ class FakeTenant:
                         "args": request.args.to_dict(),
                     }
                 )
+            time.sleep(tenant.graph_delay)
+            with tenant._lock:
                 answer = tenant.graph_answers.pop(0) if tenant.graph_answers else None
                 if answer is not None:
                     status, body, headers = answer

@@ -84,3 +84,68 @@ def test_ciam_api_check_reports_and_exits(tmp_path: Path) -> None:
     from_file = [sys.executable, "-m", "ciam_api.cli", "--env-file", "api.env", "check"]
     ok = subprocess.run(from_file, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_certificate_instead_of_the_secret(tmp_path: Path) -> None:
+    from tests.support.certificates import make_certificate
+
+    certificate = make_certificate("ciam-api")
+    pem = certificate.write_pem(tmp_path / "api.pem", password="pem-pass")
+    settings = Settings.from_mapping(
+        values(API_CLIENT_SECRET="", API_CLIENT_CERTIFICATE_PATH=str(pem), API_CLIENT_CERTIFICATE_PASSWORD="pem-pass")
+    )
+    credential = settings.client_credential()
+    assert isinstance(credential, dict) and credential["passphrase"] == "pem-pass"
+    assert credential["public_certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    assert "pem-pass" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"API_CLIENT_CERTIFICATE_PASSWORD": "wrong"}, "cannot be read: a wrong API_CLIENT_CERTIFICATE_PASSWORD"),
+        ({"API_CLIENT_CERTIFICATE_PASSWORD": ""}, "is encrypted: set API_CLIENT_CERTIFICATE_PASSWORD"),
+        ({"API_CLIENT_SECRET": "secret"}, "both set"),
+    ],
+)
+def test_certificate_problems_are_named(tmp_path: Path, changes: dict[str, str], message: str) -> None:
+    from tests.support.certificates import make_certificate
+
+    pem = make_certificate("ciam-api").write_pem(tmp_path / "api.pem", password="pem-pass")
+    mapping = values(
+        API_CLIENT_SECRET="", API_CLIENT_CERTIFICATE_PATH=str(pem), API_CLIENT_CERTIFICATE_PASSWORD="pem-pass"
+    )
+    mapping.update(changes)
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_mapping({k: v for k, v in mapping.items() if v})
+
+
+def test_a_certificate_of_another_key_is_refused(tmp_path: Path) -> None:
+    from tests.support.certificates import make_certificate
+
+    first, second = make_certificate("one"), make_certificate("two")
+    mixed = tmp_path / "mixed.pem"
+    mixed.write_text(first.private_key_pem() + second.certificate_pem)
+    with pytest.raises(ConfigError, match="no certificate in .* matches its private key"):
+        Settings.from_mapping(values(API_CLIENT_SECRET="", API_CLIENT_CERTIFICATE_PATH=str(mixed)))
+
+
+def test_the_example_file_names_every_setting_and_its_placeholders_stop_the_api() -> None:
+    from dotenv import dotenv_values
+
+    example = Path(__file__).parents[2] / "api.env.example"
+    text = example.read_text()
+    for name in (
+        "API_CLIENT_ID",
+        "API_CLIENT_SECRET",
+        "API_CLIENT_CERTIFICATE_PATH",
+        "AUTHORITY",
+        "TENANT_ID",
+        "ALLOWED_CLIENT_APPS",
+        "REQUIRED_SCOPE",
+        "REQUIRED_AUTH_CONTEXT",
+        "OBO_CACHE_REDIS_URL",
+    ):
+        assert name in text
+    with pytest.raises(ConfigError, match="placeholder"):
+        Settings.from_mapping({k: v for k, v in dotenv_values(example).items() if v})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 
 import pytest
 from flask.testing import FlaskClient
@@ -163,6 +164,19 @@ def test_graph_throttling_within_the_budget_is_retried(client: FlaskClient, fake
     fake_tenant.graph_answers.append((429, graph_error(429, "TooManyRequests"), {"Retry-After": "1"}))
     assert client.patch("/profile", headers=bearer(fake_tenant.token()), json={"city": "Paris"}).status_code == 204
     assert fake_tenant.profile["city"] == "Paris"
+
+
+def test_a_graph_that_does_not_answer_in_time_is_503(make_api, fake_tenant: FakeTenant) -> None:  # type: ignore[no-untyped-def]
+    client = make_api(HTTP_TIMEOUT="0.5").test_client()
+    fake_tenant.graph_delay = 2.0
+    started = time.monotonic()
+    response = client.patch("/profile", headers=bearer(fake_tenant.token()), json={"city": "Paris"})
+    assert response.status_code == 503 and response.get_json() == {"error": "temporarily_unavailable"}
+    # One read timeout, not retried: a PATCH that may have landed is not sent again blindly.
+    assert time.monotonic() - started < 2.0
+    assert len(fake_tenant.recorded.graph_requests) == 1
+    # Let the fake finish that late answer, so it cannot touch the next test's state.
+    time.sleep(max(0.0, started + 2.3 - time.monotonic()))
 
 
 def test_interaction_required_becomes_a_claims_challenge(client: FlaskClient, fake_tenant: FakeTenant) -> None:

@@ -35,7 +35,7 @@ def api_for(emulator: LiveEmulator, **overrides: str) -> Flask:
     """The API configured as the seed's api.env configures it."""
     values = {
         "API_CLIENT_ID": emulator.seeded.mfa_app_id,
-        "API_CLIENT_SECRET": emulator.seeded.api_client_secret or "",
+        "API_CLIENT_SECRET": emulator.seeded.api_client_secret or "",  # "" in overrides: unset
         "AUTHORITY": f"{emulator.tenant_url}/",
         "TENANT_ID": emulator.seeded.tenant_id,
         "ALLOWED_CLIENT_APPS": emulator.seeded.client_id,
@@ -44,7 +44,7 @@ def api_for(emulator: LiveEmulator, **overrides: str) -> Flask:
         "HTTP_TIMEOUT": "5",
         **overrides,
     }
-    return ciam_api.create_app(ciam_api.Settings.from_mapping(values))
+    return ciam_api.create_app(ciam_api.Settings.from_mapping({k: v for k, v in values.items() if v}))
 
 
 def token_for(emulator: LiveEmulator, browser: ScriptedBrowser, customer: tuple[str, str], **claims: Any) -> str:
@@ -188,3 +188,30 @@ def test_the_web_apps_graph_token_is_refused(
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     assert obo_count(emulator) == 0
+
+
+def test_the_api_authenticates_with_a_certificate(
+    emulator: LiveEmulator, browser: ScriptedBrowser, customer: tuple[str, str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from ciam_emulator.client_assertions import certificate_credential
+    from ciam_emulator.web.common import EXTENSION_KEY
+    from tests.support.certificates import make_certificate
+
+    uploaded, unknown = make_certificate("ciam-api"), make_certificate("never uploaded")
+    store = emulator.app.extensions[EXTENSION_KEY].store
+    store.add_client_certificate(certificate_credential(emulator.seeded.mfa_app_id, uploaded.certificate_pem))
+    token = token_for(emulator, browser, customer)
+    with_certificate = api_for(
+        emulator, API_CLIENT_SECRET="", API_CLIENT_CERTIFICATE_PATH=str(uploaded.write_pem(tmp_path / "api.pem"))
+    )
+    assert (
+        with_certificate.test_client().patch("/profile", headers=bearer(token), json={"city": "Bern"}).status_code
+        == 204
+    )
+    assert user_in_tenant(emulator, customer[0])["city"] == "Bern"
+    # A certificate the registration does not know is the deployment's fault: a 500, logged loudly.
+    wrong = api_for(
+        emulator, API_CLIENT_SECRET="", API_CLIENT_CERTIFICATE_PATH=str(unknown.write_pem(tmp_path / "x.pem"))
+    )
+    response = wrong.test_client().patch("/profile", headers=bearer(token), json={"city": "Genf"})
+    assert response.status_code == 500 and response.get_json() == {"error": "server_error"}
