@@ -50,7 +50,8 @@ class Settings:
     token_leeway: float = 60.0
     obo_cache_redis_url: str | None = field(default=None, repr=False)
     obo_cache_key_prefix: str = "ciam-api:obo:"
-    obo_cache_max_entries: int = 10_000
+    # A sealed entry is ~7 KB (an access, refresh and ID token): 2000 entries stay under ~15 MB per process.
+    obo_cache_max_entries: int = 2_000
     log_level: str = "INFO"
     trusted_proxies: int = 0
 

@@ -55,7 +55,7 @@ class OboCacheStore(Protocol):
 class MemoryOboCacheStore:
     """Per process, at most `max_entries` (least recently used dropped first), each until it expires."""
 
-    def __init__(self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_entries: int = 2_000, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()

@@ -77,6 +77,8 @@ class FakeTenant:
 
     def reset(self) -> None:
         with self._lock:
+            # A request still in flight from an earlier test (a delayed Graph) must not touch this one's state.
+            self.generation = getattr(self, "generation", 0) + 1
             self.recorded = Recorded()
             self.token_answers = []
             self.graph_answers = []
@@ -176,6 +178,7 @@ class FakeTenant:
         @app.route("/graph/v1.0/me", methods=["GET", "PATCH"])
         def me() -> Response:
             with tenant._lock:
+                generation = tenant.generation
                 tenant.recorded.graph_requests.append(
                     {
                         "method": request.method,
@@ -186,6 +189,8 @@ class FakeTenant:
                 )
             time.sleep(tenant.graph_delay)
             with tenant._lock:
+                if generation != tenant.generation:
+                    return Response(status=503)
                 answer = tenant.graph_answers.pop(0) if tenant.graph_answers else None
                 if answer is not None:
                     status, body, headers = answer
