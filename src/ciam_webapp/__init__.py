@@ -18,6 +18,7 @@ from .config import ConfigError, Settings
 from .graph import GraphClient
 from .identity import EntraClient
 from .outbound import OutboundSession, graph_retry
+from .profile_api import ProfileApiClient
 from .services import Services
 from .sessions import (
     RedisSessionStore,
@@ -83,6 +84,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             lifetime=settings.session_lifetime,
         ),
         clock=time.time,
+        # A failed connection is retried (nothing was sent), an answer never: the API retries Graph within its
+        # own budget and answers 503 once that is spent.
+        profile_api=ProfileApiClient(
+            settings.profile_api_url, OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
+        )
+        if settings.profile_api_url
+        else None,
     )
 
     from .web import auth, browser_session, errors, health, main, profile, provider_features, rate_limits, security
