@@ -9,9 +9,11 @@ import json
 import logging
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 
 from ciam_webapp import create_app
+from ciam_webapp.sessions.sign_in_session import USER
 from tests.conftest import app_settings
 from tests.support.journeys import TenantPages, on_app, sign_in
 
@@ -85,6 +87,22 @@ def test_id_token_misbehaviour_is_refused(case, person, webapp, tenant, customer
     page = _attempt_sign_in(person, webapp, tenant, customer, case)
     _assert_refused(page, webapp, person, tenant)
     _refusal_logged(app_logs, "ID token")
+
+
+def test_a_session_holding_dates_no_datetime_can_hold_still_shows_every_page(person, webapp, tenant, customer):
+    """A session saved before sign-in bounded the dates (10^13 used to pass) must not break pages."""
+    sign_in(person, webapp, tenant, customer.email, customer.password)
+    store = webapp.app.extensions["ciam"].session_store
+    sid = person.http.cookies["ciam_session"]
+    stored = store.load(sid)
+    claims = msgspec.msgpack.decode(stored.values[USER])
+    claims.update(exp=10**13, auth_time=10**13, iat=-(10**13))
+    store.write(sid, {USER: msgspec.msgpack.encode(claims)}, {USER: stored.versions[USER]})
+    for path in ("/", "/claims", "/profile"):
+        page = person.get(webapp.url(path))
+        assert page.status == 200 and "Traceback" not in page.text, path
+    shown = person.get(webapp.url("/claims")).soup.select_one('td[data-claim="exp"]').get_text()
+    assert shown == "10000000000000 (not a valid date)"
 
 
 @pytest.mark.parametrize("case", FOREIGN_KEY_CASES)

@@ -97,6 +97,9 @@ class MetadataProvider:
             return self._metadata
 
     def _fetch(self) -> TenantMetadata:
+        if urlsplit(self.url).scheme != "https":
+            # Whoever can change a document fetched in clear chooses every endpoint and key in it.
+            raise ProviderUnavailable(f"discovery {self.url} refused: the authority is not an https URL")
         try:
             response = self._http.get(self.url)
         except requests.RequestException as exc:

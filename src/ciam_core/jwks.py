@@ -14,6 +14,9 @@ Bounds (README, security notes):
 - An unknown `kid` triggers one refetch (the provider may have rolled its keys), at most one such
   refetch per 30 s whatever the kid, and a kid still unknown after a refetch is remembered for
   5 min: a stream of tokens with made-up kids cannot become a stream of JWKS requests.
+- One request fetches at a time and no other waits for it (a hanging provider would hold every
+  thread): while a refresh is running, the others use the keys they have if inside the grace, or
+  fail at once with ProviderUnavailable (no keys yet, or a kid that may be the new key).
 - Only RSA public keys of at least 2048 bits, meant for signatures (`use` absent or `sig`, `alg`
   absent or RS256), are usable; a kid naming any other key is refused, never handed to PyJWT.
 """
@@ -92,6 +95,17 @@ class JwksCache:
             self._key_set = self._fetch()
             return self._key_set
 
+    @property
+    def keys(self) -> KeySet | None:
+        """The key set held now, however old, without fetching (to hand to another process)."""
+        return self._key_set
+
+    def preload(self, key_set: KeySet) -> None:
+        """Start from a key set fetched elsewhere in this machine (e.g. by gunicorn's master before
+        it forked: its deadlines are on the same monotonic clock)."""
+        with self._lock:
+            self._key_set = key_set
+
     def key_for(self, kid: str | None) -> jwt.PyJWK:
         """The usable key a token names. Without a kid, the key set's only usable key (OpenID
         Connect Core 1.0 §10.1: a kid may be omitted only when the JWKS holds a single key);
@@ -123,11 +137,18 @@ class JwksCache:
         return now < key_set.usable_until and now < self._retry_at
 
     def _current(self) -> tuple[KeySet, bool]:
-        """The key set to use, and whether it was fetched by this very call."""
+        """The key set to use, and whether it was fetched by this very call.
+
+        One request fetches; the others never queue behind it (a hanging provider would hold every
+        thread): they use the keys they have while still inside the grace, or fail at once."""
         key_set = self._key_set
         if key_set is not None and self._servable(key_set, self._clock()):
             return key_set, False
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            if key_set is not None and self._clock() < key_set.usable_until:
+                return key_set, False
+            raise ProviderUnavailable("JWKS is being fetched by another request")
+        try:
             key_set = self._key_set
             now = self._clock()
             if key_set is not None and self._servable(key_set, now):
@@ -145,20 +166,20 @@ class JwksCache:
                 )
                 return key_set, False
             return self._key_set, True
+        finally:
+            self._lock.release()
 
     def _refetch_for_unknown(self, kid: str, key_set: KeySet) -> KeySet:
-        with self._lock:
+        if self._refetch_refused(kid, self._clock()):
+            return key_set
+        if not self._lock.acquire(blocking=False):
+            # Another request is fetching: the kid may be a new key, so not a refusal yet.
+            raise ProviderUnavailable(f"JWKS is being fetched by another request (kid {kid!r} not yet known)")
+        try:
             key_set = self._key_set or key_set
             now = self._clock()
-            if kid in key_set.by_kid or kid in key_set.refused:
-                return key_set  # another thread fetched it meanwhile
-            if self._recently_unknown(kid, now):
-                return key_set
-            last = self._last_unknown_kid_refetch
-            if last is not None and now - last < self._unknown_kid_refetch_interval:
-                # Too soon after the last such refetch; not remembered, so a real new key is
-                # picked up on a later attempt.
-                return key_set
+            if kid in key_set.by_kid or kid in key_set.refused or self._refetch_refused(kid, now):
+                return key_set  # (another thread fetched meanwhile)
             self._last_unknown_kid_refetch = now
             self._key_set = self._fetch()
             if kid not in self._key_set.by_kid and kid not in self._key_set.refused:
@@ -166,6 +187,17 @@ class JwksCache:
                     self._unknown_kids.clear()
                 self._unknown_kids[kid] = now
             return self._key_set
+        finally:
+            self._lock.release()
+
+    def _refetch_refused(self, kid: str, now: float) -> bool:
+        """No refetch for a kid found unknown a moment ago, nor sooner than the interval after the
+        last unknown-kid refetch (a kid turned away here is not remembered: a real new key is
+        picked up on a later attempt)."""
+        last = self._last_unknown_kid_refetch
+        return self._recently_unknown(kid, now) or (
+            last is not None and now - last < self._unknown_kid_refetch_interval
+        )
 
     def _recently_unknown(self, kid: str, now: float) -> bool:
         seen = self._unknown_kids.get(kid)

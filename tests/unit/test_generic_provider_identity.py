@@ -194,6 +194,13 @@ def test_an_endpoint_that_is_not_https_is_refused(provider, endpoint):
         metadata.get()
 
 
+def test_discovery_is_never_fetched_in_clear():
+    http = FakeProviderHttp(entra_document())
+    with pytest.raises(TenantUnavailable, match="not an https URL"):
+        MetadataProvider(f"http://contoso.ciamlogin.com/{ENTRA_TENANT}", http).get()  # type: ignore[arg-type]
+    assert http.gets == []
+
+
 @pytest.mark.parametrize("value", ["//evil.example/keys", "/keys", "ftp://evil.example/keys", "https:///keys", 42])
 def test_an_endpoint_that_is_no_absolute_https_url_is_refused(value):
     http = FakeProviderHttp(provider_document(jwks_uri=value))

@@ -2,7 +2,7 @@
 response's max-age (clamped to 5 min .. 24 h, 1 h without one), a provider that is down leaves the
 known keys in use for a bounded grace, and made-up kids cannot make it hammer the provider."""
 
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -148,22 +148,60 @@ def test_a_new_kid_turned_away_by_the_rate_limit_is_found_on_a_later_try(cache, 
     assert cache.key_for("k3")
 
 
-class SlowProvider(FakeTenant):
-    """A JWKS answer that takes a while, so that overlapping lookups really overlap."""
+class HangingProvider(FakeTenant):
+    """A JWKS answer that waits until the test lets it go, so that other lookups really overlap it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fetching = threading.Event()
+        self.answer = threading.Event()
 
     def get(self, url, **kwargs):
-        if url.endswith("/keys"):
-            time.sleep(0.2)
+        if url.endswith("/keys") and self.jwks_fetches() >= 1:
+            self.fetching.set()
+            assert self.answer.wait(10)
         return super().get(url, **kwargs)
 
 
-def test_overlapping_lookups_of_a_stale_key_set_make_one_request(clock):
-    provider = SlowProvider()
+def test_lookups_overlapping_a_refresh_use_the_known_keys_and_never_queue(clock):
+    provider = HangingProvider()
     cache = JwksCache(MetadataProvider(AUTHORITY, provider), provider, clock=clock)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        assert all(pool.map(lambda _: cache.key_for("k1"), range(32)))
-    assert provider.jwks_fetches() == 1, "a cold cache is filled once"
-    clock.now += 3601
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        assert all(pool.map(lambda _: cache.key_for("k1"), range(32)))
-    assert provider.jwks_fetches() == 2, "a stale one is refreshed once"
+    cache.refresh()
+    clock.now += 3601  # stale: the next lookup refreshes
+    with ThreadPoolExecutor(max_workers=1) as refresher:
+        refreshing = refresher.submit(cache.key_for, "k1")
+        assert provider.fetching.wait(10)
+        # The refresh hangs; every other lookup is answered at once with the keys already known.
+        assert all(cache.key_for("k1") for _ in range(32))
+        with pytest.raises(ProviderUnavailable, match="being fetched"):
+            cache.key_for("k-new")  # might be a new key: not refused, not queued either
+        provider.answer.set()
+        assert refreshing.result(10)
+    assert provider.jwks_fetches() == 2
+
+
+def test_a_lookup_during_the_first_fetch_fails_at_once(clock):
+    provider = HangingProvider()
+    provider.gets.append("/keys")  # make the first fetch hang too
+    cache = JwksCache(MetadataProvider(AUTHORITY, provider), provider, clock=clock)
+    with ThreadPoolExecutor(max_workers=1) as first:
+        fetching = first.submit(cache.key_for, "k1")
+        assert provider.fetching.wait(10)
+        with pytest.raises(ProviderUnavailable, match="being fetched"):
+            cache.key_for("k1")
+        provider.answer.set()
+        assert fetching.result(10)
+
+
+def test_a_key_set_fetched_by_one_cache_can_be_handed_to_another(cache, provider, clock):
+    """As gunicorn's master hands what it fetched before forking to its workers."""
+    assert cache.keys is None
+    cache.refresh()
+    worker = JwksCache(MetadataProvider(AUTHORITY, provider), provider, clock=clock)
+    worker.preload(cache.keys)
+    fetches = provider.jwks_fetches()
+    assert worker.key_for("k1") and worker.key_for("k2")
+    assert provider.jwks_fetches() == fetches
+    clock.now += 3601  # and it ages on the same schedule
+    worker.key_for("k1")
+    assert provider.jwks_fetches() == fetches + 1
