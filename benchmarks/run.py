@@ -121,7 +121,8 @@ def only_api_mode(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ciam-bench-") as work_dir:
         work = Path(work_dir)
         direct_port, api_mode_port = inprocess.free_ports(2)
-        emulator = Emulator(work, [f"http://localhost:{p}" for p in (direct_port, api_mode_port)])
+        urls = [f"http://localhost:{p}" for p in (direct_port, api_mode_port)]
+        emulator = Emulator(work, urls, server=args.emulator_server)
         try:
             measured = edit_modes(emulator.tenant, (direct_port, api_mode_port), work, args)
         finally:

@@ -192,6 +192,23 @@ def test_insufficient_claims_from_the_api_steps_up_with_those_claims_and_keeps_t
     assert api.bodies() == [{"displayName": "Kept Through Claims"}] * 2  # refused once, then applied
 
 
+def test_claims_the_tenant_does_not_grant_stop_after_one_round_with_the_values_kept(
+    signed_in, scripted_webapp, tenant, customer, api
+):
+    """A tenant that never puts the asked claims in the token (a policy missing) must not send the browser
+    round and round between the app and the tenant."""
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
+    wanted = {"access_token": {"acrs": {"essential": True, "value": "c7"}}}
+    for _ in range(3):
+        api.answer(401, {"error": "insufficient_claims"}, **{"WWW-Authenticate": _challenge(wanted)})
+    page = signed_in.submit(form_page, {"displayName": "Never Granted"})
+    page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(page)
+    assert on_app(page, scripted_webapp) and page.status == 503
+    assert "did not confirm what the profile service asks for" in page.text
+    assert _value(page, "displayName") == "Never Granted"
+    assert len(api.received) == 2, "one step-up, then no more"
+
+
 def test_invalid_token_from_the_api_is_retried_once_with_a_fresh_token(
     signed_in, scripted_webapp, tenant, customer, api
 ):
@@ -216,6 +233,20 @@ def test_invalid_token_twice_sends_the_customer_to_sign_in_again_and_keeps_the_e
     page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(page)
     assert page.path == "/profile" and "Your profile was saved." in page.text
     assert api.bodies() == [{"displayName": "After Signing In Again"}] * 3
+
+
+def test_an_api_that_refuses_the_tokens_of_a_fresh_sign_in_too_stops_without_going_round_again(
+    signed_in, scripted_webapp, tenant, customer, api
+):
+    form_page = _edit_form_after_mfa(signed_in, scripted_webapp, tenant, customer)
+    for _ in range(4):
+        api.answer(401, {"error": "invalid_token"}, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    page = signed_in.submit(form_page, {"displayName": "Refused Every Time"})
+    page = TenantPages(signed_in, tenant, customer.email, customer.password).finish(page)
+    assert on_app(page, scripted_webapp) and page.path == "/profile/edit/resume" and page.status == 503
+    assert "did not accept your sign-in" in page.text
+    assert _value(page, "displayName") == "Refused Every Time"
+    assert len(api.received) == 4
 
 
 def test_a_400_from_the_api_marks_the_fields_and_keeps_the_typed_values(

@@ -9,6 +9,7 @@ journey through the API is in tests/browser/test_browser_journey.py.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -77,3 +78,30 @@ def test_a_second_edit_within_the_tokens_lifetime_asks_the_tenant_for_nothing(
     assert stats["token"] == {"authorization_code": 0, "refresh_token": 0, "on_behalf_of": 0}
     assert stats["authorize"] == 0 and stats["graph"]["PATCH /me"] == 1
     assert tenant.user(customer.email)["displayName"] == "Second Save"
+
+
+@pytest.mark.parametrize("api_site", ("http", "tls"), indirect=True)
+def test_two_tabs_saving_at_once_both_reach_graph_through_one_cached_exchange(api_site, visitor, tenant, customer):
+    """Overlapping saves of one session (two tabs): each goes to the API with the session's token, both
+    are saved, and neither asks the tenant for a token (the app's cache and the API's on-behalf-of cache)."""
+    form_page = _edit_form_after_mfa(visitor, api_site, tenant, customer)
+    page = TenantPages(visitor, tenant, customer.email, customer.password).finish(
+        visitor.submit(form_page, {"displayName": "Before The Tabs"})
+    )
+    assert "Your profile was saved." in page.text
+    tabs = [visitor.get(api_site.url("/profile/edit")) for _ in range(2)]
+    tenant.reset_stats()
+
+    def save(tab: Page, field: str, value: str) -> Page:
+        data = {**form_values(tab.form_with("displayName")), field: value}
+        response = visitor.http.post(api_site.url("/profile/edit"), data=data, headers={"Referer": tab.url}, timeout=30)
+        return Page(response)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        saved = list(pool.map(save, tabs, ["city", "jobTitle"], ["Tab One City", "Tab Two Title"]))
+    assert all(p.path == "/profile" and "Your profile was saved." in p.text for p in saved)
+    user = tenant.user(customer.email)
+    assert (user["city"], user["jobTitle"]) == ("Tab One City", "Tab Two Title"), "each tab sent only its change"
+    stats = tenant.stats()
+    assert stats["graph"]["PATCH /me"] == 2
+    assert stats["token"] == {"authorization_code": 0, "refresh_token": 0, "on_behalf_of": 0}

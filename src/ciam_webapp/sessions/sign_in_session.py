@@ -435,7 +435,7 @@ class SignInSession:
         state, auth_uri = self._start(
             Purpose.STEP_UP, scopes, after=after, prompt=need.prompt, claims_challenge=need.claims_challenge
         )
-        self._keep_edit_for(state, edit)
+        self._keep_edit_for(state, edit, claims=need.claims_challenge)
         return auth_uri
 
     def reauthorize_with_edit(self, *, claims_challenge: str | None, edit: dict[str, Any], after: str | None) -> str:
@@ -448,7 +448,7 @@ class SignInSession:
 
     # -- the pending edit --------------------------------------------------------------------------
 
-    def _keep_edit_for(self, state: str, edit: dict[str, Any] | None) -> None:
+    def _keep_edit_for(self, state: str, edit: dict[str, Any] | None, *, claims: str | None = None) -> None:
         if edit is None:
             self._record.pop(PENDING_EDIT, None)
             return
@@ -456,6 +456,7 @@ class SignInSession:
             "id": secrets.token_urlsafe(12),
             "changes": dict(edit),
             "awaits": state,
+            "claims": claims,  # what that step-up asked the tenant for, if anything
             "created_at": self._clock(),
             "ready_at": None,
         }
@@ -480,6 +481,15 @@ class SignInSession:
             return None
         self._record[PENDING_EDIT] = {**edit, "ready_at": self._clock()}
         return str(edit["id"])
+
+    def claims_of_ready_edit(self, edit_id: str | None) -> str | None:
+        """The claims the step-up of this edit asked for (so a resource asking for the same claims again
+        is not sent round again), or None; leaves the edit where it is."""
+        edit = self._pending_edit()
+        if edit is None or not edit_id or not secrets.compare_digest(str(edit.get("id")), edit_id):
+            return None
+        claims = edit.get("claims")
+        return claims if isinstance(claims, str) else None
 
     def take_ready_edit(self, edit_id: str | None) -> dict[str, Any] | None:
         """The changes of the edit whose step-up just completed, once; None for anything else (an

@@ -136,19 +136,22 @@ def submit_edit() -> RenderResult:
 def resume_edit() -> RenderResult:
     """Where a completed step-up comes back to: apply the edit that waited for it, once."""
     session = sign_in_session()
+    asked_claims = session.claims_of_ready_edit(request.args.get("edit"))
     changes = session.take_ready_edit(request.args.get("edit"))
     if changes is None:
         return redirect(url_for("profile.edit"))
     need = session.step_up_needed()
     if need is not None:
         return redirect(session.start_step_up(need, after=None, edit=changes))
-    return _apply(changes, None)
+    return _apply(changes, None, asked_claims=asked_claims)
 
 
-def _apply(changes: Changes, form: ProfileForm | None) -> RenderResult:
+def _apply(changes: Changes, form: ProfileForm | None, *, asked_claims: str | None = None) -> RenderResult:
+    """`form`: the submitted form, None when an edit resumes after a step-up (which asked the tenant for
+    `asked_claims`, if any)."""
     profile_api = services().profile_api
     if profile_api is not None:
-        return _apply_through_api(profile_api, changes, form)
+        return _apply_through_api(profile_api, changes, form, asked_claims)
     session = sign_in_session()
     try:
         services().graph.update_me(_graph_token(), changes)
@@ -190,7 +193,9 @@ def _saved(changes: Changes) -> Response:
     return redirect(url_for("profile.view"), code=303)
 
 
-def _apply_through_api(profile_api: ProfileApiClient, changes: Changes, form: ProfileForm | None) -> RenderResult:
+def _apply_through_api(
+    profile_api: ProfileApiClient, changes: Changes, form: ProfileForm | None, asked_claims: str | None
+) -> RenderResult:
     """API mode: send the edit to the mfa-app API with the customer's MFA-scope token."""
     session = sign_in_session()
     mfa_scope = [services().settings.mfa_scope]
@@ -206,11 +211,31 @@ def _apply_through_api(profile_api: ProfileApiClient, changes: Changes, form: Pr
         need = StepUpNeeded(claims_challenge=exc.claims_challenge)
         return redirect(session.start_step_up(need, after=None, edit=changes))
     except ProfileApiClaimsChallenge as exc:
+        if form is None and asked_claims == exc.claims:
+            # The step-up just completed asked the tenant for exactly these claims and the token still
+            # lacks them: another round would only redirect the browser in a circle.
+            log.error("profile API asked again for the claims the tenant was just asked for")
+            return _edit_page(
+                _form_with_typed_values(changes),
+                503,
+                message="The sign-in service did not confirm what the profile service asks for, so your "
+                "changes were not saved. Your values are still here: try again later.",
+            )
         # The API wants claims the token lacks (an authentication context, or conditional access met in its
         # on-behalf-of exchange): the step-up the app knows, with those claims; the edit waits for it.
         log.info("profile API asked for more claims; stepping up", extra={"status": exc.status})
         return redirect(session.start_step_up(StepUpNeeded(claims_challenge=exc.claims), after=None, edit=changes))
     except ProfileApiInvalidToken:
+        if form is None:
+            # This save resumed right after the customer authenticated at the tenant: another sign-in would
+            # only go round again (an API that refuses every token is misconfigured), so stop here.
+            log.error("profile API refused the tokens of a fresh sign-in; check its ALLOWED_CLIENT_APPS and audience")
+            return _edit_page(
+                _form_with_typed_values(changes),
+                503,
+                message="The profile service did not accept your sign-in, so your changes were not saved. "
+                "Your values are still here: try again later, or contact support if this keeps happening.",
+            )
         log.warning("profile API refused a fresh access token too; asking the customer to sign in again")
         return redirect(session.start_step_up(StepUpNeeded(prompt="login"), after=None, edit=changes))
     except ProfileApiBadRequest as exc:
