@@ -8,12 +8,14 @@ HTTP glue in `web.py`. It imports nothing from the web app or the emulator.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ciam_core.discovery import MetadataProvider
+from ciam_core.errors import ProviderUnavailable
 from ciam_core.jwks import JwksCache
 
 from .access_tokens import AccessTokenValidator
@@ -26,6 +28,7 @@ from .profile import ProfileService
 __all__ = ["ApiServices", "ConfigError", "Settings", "create_app"]
 
 MAX_BODY_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     tenant_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
     graph_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle, retry=graph_retry())
     metadata = MetadataProvider(settings.authority, tenant_http)
+    jwks = JwksCache(metadata, tenant_http)
+    warm_up(jwks)
     obo = OnBehalfOfClient(
         client_id=settings.client_id,
         client_credential=settings.client_credential(),
@@ -66,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         metadata=metadata,
         access_tokens=AccessTokenValidator(
             metadata=metadata,
-            jwks=JwksCache(metadata, tenant_http),
+            jwks=jwks,
             client_id=settings.client_id,
             tenant_id=settings.tenant_id,
             allowed_client_apps=settings.allowed_client_apps,
@@ -82,6 +87,17 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     web.install(app)
     return app
+
+
+def warm_up(jwks: JwksCache) -> None:
+    """Fetch the tenant's signing keys before the first request: ciam_core's cache lets one request
+    fetch a cold key set and fails the overlapping ones at once (503) rather than queue them, so a
+    worker that starts cold would refuse its first concurrent callers. A tenant unreachable now is
+    not fatal: the first requests fetch (or answer 503) instead."""
+    try:
+        jwks.refresh()
+    except ProviderUnavailable as exc:
+        log.warning("the tenant's signing keys could not be fetched at start-up", extra={"reason": exc.reason})
 
 
 def obo_cache_store_for(settings: Settings) -> OboCacheStore:

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from ciam_api import Settings, create_app
 from tests.api.fake_tenant import FakeTenant
+from tests.conftest import SUITE_SECRETS
 from tests.emulator.conftest import (  # noqa: F401 - the real emulator's fixtures, for test_with_emulator.py
     LiveEmulator,
     browser,
@@ -34,10 +35,14 @@ def fake_tenant(fake_tenant_server: FakeTenant) -> FakeTenant:
     return fake_tenant_server
 
 
+FAKE_API_SECRET = "fake-api-secret-" + secrets.token_hex(8)
+SUITE_SECRETS.add(FAKE_API_SECRET)  # the suite's last test looks for it in every log
+
+
 def api_settings(tenant: FakeTenant, **overrides: str) -> Settings:
     values = {
         "API_CLIENT_ID": tenant.api_client_id,
-        "API_CLIENT_SECRET": "fake-api-secret",
+        "API_CLIENT_SECRET": FAKE_API_SECRET,
         "AUTHORITY": tenant.authority,
         "TENANT_ID": tenant.tenant_id,
         "ALLOWED_CLIENT_APPS": tenant.web_client_id,

@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from ciam_api.on_behalf_of import MemoryOboCacheStore, cache_lookup
-from tests.api.conftest import bearer
+from tests.api.conftest import FAKE_API_SECRET, bearer
 from tests.api.fake_tenant import FakeTenant, graph_error
 
 
@@ -27,7 +27,7 @@ def test_patch_exchanges_the_callers_token_and_patches_graph_once(client: FlaskC
     assert exchange["requested_token_use"] == "on_behalf_of"
     assert exchange["assertion"] == token
     assert exchange["client_id"] == fake_tenant.api_client_id
-    assert exchange["client_secret"] == "fake-api-secret"
+    assert exchange["client_secret"] == FAKE_API_SECRET
     assert "User.ReadWrite" in exchange["scope"].split()
     [patch] = fake_tenant.recorded.graph_requests
     assert patch["method"] == "PATCH"
