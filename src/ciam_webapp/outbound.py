@@ -7,22 +7,72 @@ Two guarantees live here so no caller can forget them:
 The retry policy is per use: the tenant session retries idempotent GETs (discovery, JWKS) on
 connection errors and 502/503/504 but never a POST (a code redemption must not be replayed blindly);
 the Graph session also retries 429/503 on GET and PATCH, honouring Retry-After up to a bound.
+
+A third guarantee protects the process rather than the call: a bulkhead bounds how many outbound
+calls are in flight at once (tenant and Graph together). A hanging tenant would otherwise hold every
+thread of a gunicorn worker, so that /healthz and static files wait behind it and the platform
+replaces a healthy instance. When the bound is reached a call fails at once with
+`OutboundCallsExhausted`, a `requests.ConnectionError`, which every caller already turns into the
+503 page ("try again in a moment"), exactly as for an unreachable tenant.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+log = logging.getLogger(__name__)
+
+# (connect, read) seconds, as `requests` takes them; a single number means both.
+Timeout = float | tuple[float, float]
+
+
+class OutboundCallsExhausted(requests.ConnectionError):
+    """The process already has as many outbound calls in flight as its bulkhead allows."""
+
+
+class Bulkhead:
+    """At most `limit` outbound calls in flight in this process; one more is refused, never queued
+    (a queued call would hold its thread just as a hanging one does)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a bulkhead needs room for at least one call")
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def enter(self, method: str, url: str) -> None:
+        if not self._slots.acquire(blocking=False):
+            parts = urlsplit(url)  # host and path only: a query string may carry a code or hint
+            log.warning(
+                "outbound call refused: %d calls already in flight (limit); %s %s://%s%s",
+                self.limit, method, parts.scheme, parts.netloc, parts.path,
+            )
+            raise OutboundCallsExhausted(f"{self.limit} outbound calls already in flight")
+
+    def leave(self) -> None:
+        self._slots.release()
+
 
 class OutboundSession(requests.Session):
-    def __init__(self, *, timeout: float, ca_bundle: str | None = None, retry: Retry | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: Timeout,
+        ca_bundle: str | None = None,
+        retry: Retry | None = None,
+        bulkhead: Bulkhead | None = None,
+    ) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.ca_bundle = ca_bundle
+        self.bulkhead = bulkhead
         adapter = HTTPAdapter(max_retries=retry or tenant_retry(), pool_connections=4, pool_maxsize=32)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
@@ -33,7 +83,14 @@ class OutboundSession(requests.Session):
             kwargs["timeout"] = self.default_timeout
         if self.ca_bundle and kwargs.get("verify") in (None, True):
             kwargs["verify"] = self.ca_bundle
-        return super().request(method, url, *args, **kwargs)
+        if self.bulkhead is None:
+            return super().request(method, url, *args, **kwargs)
+        # Counted for the whole call, urllib3's retries and their back-off included.
+        self.bulkhead.enter(str(method), str(url))
+        try:
+            return super().request(method, url, *args, **kwargs)
+        finally:
+            self.bulkhead.leave()
 
 
 def tenant_retry() -> Retry:
@@ -49,9 +106,12 @@ def tenant_retry() -> Retry:
     )
 
 
-def graph_retry(*, attempts: int = 3, retry_after_max: int = 5) -> Retry:
+def graph_retry(*, attempts: int = 2, retry_after_max: int = 2) -> Retry:
     """Throttling (429) and unavailability (503) are retried after Retry-After, capped so that a
-    request never waits more than attempts × retry_after_max seconds in total."""
+    request never waits more than attempts × retry_after_max seconds in total. With the default
+    timeouts (connect 3 s, read 5 s) a Graph call takes at most 3 reads + 2 waits = 19 s, and a page
+    (one token call, at most 3 connects or 1 read ≈ 9.6 s, then one Graph call) stays under
+    gunicorn's 30 s worker timeout (README, "Timeouts")."""
     return Retry(
         total=attempts,
         connect=1,
