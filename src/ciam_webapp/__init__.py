@@ -72,12 +72,21 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
 
     configure_logging(app, settings.log_level)
 
-    # One bulkhead for the tenant and Graph together: what it protects is this process's threads.
-    bulkhead = Bulkhead(settings.outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT)
+    # The process's bound protects its threads; one less for each destination keeps a slot for the
+    # other, so a hanging tenant does not also fail pages that need only Graph (and the reverse).
+    limit = settings.outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT
+    every_call = Bulkhead(limit, "outbound")
     timeouts = settings.http_timeouts
-    tenant_http = OutboundSession(timeout=timeouts, ca_bundle=settings.ca_bundle, bulkhead=bulkhead)
+    tenant_http = OutboundSession(
+        timeout=timeouts,
+        ca_bundle=settings.ca_bundle,
+        bulkheads=(Bulkhead(max(1, limit - 1), "tenant"), every_call),
+    )
     graph_http = OutboundSession(
-        timeout=timeouts, ca_bundle=settings.ca_bundle, retry=graph_retry(), bulkhead=bulkhead
+        timeout=timeouts,
+        ca_bundle=settings.ca_bundle,
+        retry=graph_retry(),
+        bulkheads=(Bulkhead(max(1, limit - 1), "Graph"), every_call),
     )
     entra = entra_client(settings, tenant_http)
     if provider_state is not None:

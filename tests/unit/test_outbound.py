@@ -58,7 +58,7 @@ def held() -> Iterator[HeldServer]:
 
 
 def test_a_call_beyond_the_bound_fails_at_once_and_the_slot_comes_back(held, caplog):
-    session = OutboundSession(timeout=(1.0, 5.0), bulkhead=Bulkhead(2))
+    session = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(2, "test"),))
     with ThreadPoolExecutor(2) as pool:
         in_flight = [pool.submit(session.get, f"{held.url}/slow") for _ in range(2)]
         for _ in range(2):
@@ -73,9 +73,30 @@ def test_a_call_beyond_the_bound_fails_at_once_and_the_slot_comes_back(held, cap
     assert f"GET {held.url}/third" in line and "secret-code" not in line
 
 
+def test_a_destination_full_of_hanging_calls_leaves_room_in_the_process_for_another(held):
+    every_call = Bulkhead(3, "outbound")
+    tenant = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(2, "tenant"), every_call))
+    graph = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(2, "Graph"), every_call))
+    with ThreadPoolExecutor(3) as pool:
+        hanging = [pool.submit(tenant.get, f"{held.url}/token") for _ in range(2)]
+        for _ in range(2):
+            assert held.arrived.acquire(timeout=5)
+        with pytest.raises(OutboundCallsExhausted, match="2 tenant calls"):
+            tenant.get(f"{held.url}/token")
+        to_graph = pool.submit(graph.get, f"{held.url}/me")  # the third slot of the process
+        assert held.arrived.acquire(timeout=5)
+        with pytest.raises(OutboundCallsExhausted, match="3 outbound calls"):
+            graph.get(f"{held.url}/me")
+        with pytest.raises(OutboundCallsExhausted):
+            tenant.get(f"{held.url}/token")
+        held.release.set()
+        assert [f.result(timeout=5).status_code for f in [*hanging, to_graph]] == [200, 200, 200]
+    assert graph.get(f"{held.url}/me").status_code == 200 and tenant.get(f"{held.url}/t").status_code == 200
+
+
 def test_graph_turns_a_full_bulkhead_into_graph_unavailable(held):
-    bulkhead = Bulkhead(1)
-    graph = GraphClient(held.url, OutboundSession(timeout=(1.0, 5.0), bulkhead=bulkhead))
+    bulkhead = Bulkhead(1, "Graph")
+    graph = GraphClient(held.url, OutboundSession(timeout=(1.0, 5.0), bulkheads=(bulkhead,)))
     bulkhead.enter("GET", held.url)  # one call already in flight
     with pytest.raises(GraphUnavailable):
         graph.get_me("token")
@@ -83,7 +104,7 @@ def test_graph_turns_a_full_bulkhead_into_graph_unavailable(held):
 
 
 def test_the_read_timeout_applies_to_each_attempt(held):
-    session = OutboundSession(timeout=(1.0, 0.5), bulkhead=Bulkhead(1))
+    session = OutboundSession(timeout=(1.0, 0.5), bulkheads=(Bulkhead(1, "test"),))
     started = time.monotonic()
     with pytest.raises(requests.ConnectionError, match=r"read timeout=0\.5"):
         session.get(f"{held.url}/never", timeout=None)  # None: the session's (connect, read)
