@@ -23,6 +23,7 @@ import msal
 import requests
 
 from ciam_core.errors import ProviderUnavailable
+from ciam_core.jwks import KeySet
 
 from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
@@ -61,7 +62,7 @@ class ProviderState:
     to serve pages whose tokens are cached."""
 
     metadata: TenantMetadata
-    signing_keys: dict[str, Any] = field(repr=False)
+    signing_keys: KeySet = field(repr=False)
     msal_http_cache: dict[str, Any] = field(repr=False)
 
 
@@ -118,13 +119,11 @@ class EntraClient:
         the provider cannot be reached."""
         metadata = self.metadata.get()
         try:
-            self.signing_keys.refresh()
+            key_set = self.signing_keys.refresh()
         except ProviderUnavailable as exc:
             raise TenantUnavailable(exc.reason) from exc
         self._msal_app(None)  # MSAL fetches the discovery document into the shared _http_cache
-        return ProviderState(
-            metadata=metadata, signing_keys=self.signing_keys.keys, msal_http_cache=dict(self._http_cache)
-        )
+        return ProviderState(metadata=metadata, signing_keys=key_set, msal_http_cache=dict(self._http_cache))
 
     def preload(self, state: ProviderState) -> None:
         self.metadata.preload(state.metadata)
@@ -173,6 +172,9 @@ class EntraClient:
         max_age: int | None = None,
     ) -> dict[str, Any]:
         """MSAL's auth code flow: the caller keeps what the callback needs; `auth_uri` is where to go."""
+        # MSAL reads the same discovery document but checks none of it: ours refuses a non-https
+        # authorization endpoint (or another tenant's issuer) before the browser is sent anywhere.
+        self.metadata.get()
         app = self._msal_app(None)
         return app.initiate_auth_code_flow(
             scopes,
