@@ -103,6 +103,7 @@ def start_gunicorn(
     workdir: Path,
     program: str = "ciam-webapp",
     certificate: tuple[Path, Path, Path] | None = None,
+    max_requests: int | None = None,
 ) -> GunicornProcess:
     """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
 
@@ -118,6 +119,7 @@ def start_gunicorn(
                 "--workers", str(workers),
                 "--timeout", str(timeout),
                 *(["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])] if certificate else []),
+                *(["--max-requests", str(max_requests)] if max_requests else []),
             ],
             cwd=workdir,  # no .env here: the environment is the whole configuration
             env=dict(environment),
