@@ -222,3 +222,19 @@ def test_logs_are_json_lines_with_a_request_id(webapp):
     refused = [e for e in entries if "refused" in e["message"]]
     assert refused and all(e["request_id"] == "abc123" for e in refused)
     assert all({"ts", "level", "logger", "message"} <= set(e) for e in entries)
+
+
+# -- what the tenant answers at the callback (issue 13) ------------------------------------------
+
+TOKEN_RESPONSE_CASES = {
+    "token_response_array": "a JSON array, not an object",
+    "id_token_not_a_string": "an id_token that is a JSON number, not a string",
+}
+
+
+@pytest.mark.parametrize("case", list(TOKEN_RESPONSE_CASES))
+def test_token_response_of_the_wrong_shape_is_refused(case, person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "code redemption refused", TOKEN_RESPONSE_CASES[case])
+

@@ -25,6 +25,7 @@ import requests
 from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
 from .metadata import MetadataProvider
+from .token_response import TokenEndpointGuard, TokenResponseRefused
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
 INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
@@ -110,7 +111,8 @@ class EntraClient:
                 self.client_id,
                 client_credential=self._client_credential,
                 token_cache=cache,
-                http_client=self.http,
+                # MSAL reads token responses without checking their shape (token_response.py).
+                http_client=TokenEndpointGuard(self.http),
                 http_cache=self._http_cache,
                 timeout=self._timeout,
                 instance_discovery=False,  # CIAM hosts skip it anyway; a local tenant must skip it
@@ -168,6 +170,8 @@ class EntraClient:
             result = app.acquire_token_by_auth_code_flow(flow, auth_response)
         except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        except TokenResponseRefused as exc:
+            raise SignInError(f"code redemption refused: {exc.reason}") from exc
         except ValueError as exc:  # MSAL: state mismatch or a response with neither code nor error
             raise SignInError(f"callback refused by MSAL: {exc}") from exc
         except RuntimeError as exc:  # MSAL: nonce mismatch, max_age without auth_time
@@ -221,6 +225,10 @@ class EntraClient:
             result = app.acquire_token_silent_with_error(scopes, account, claims_challenge=claims_challenge)
         except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        except TokenResponseRefused as exc:
+            # The tenant answered a refresh with something that is not a token response: as broken
+            # as a 5xx for the customer (signing in again would meet the same endpoint).
+            raise TenantUnavailable(f"token refresh refused: {exc.reason}") from exc
         if result is None:
             raise InteractionRequired(f"no token cached for {' '.join(scopes)}")
         if "error" in result:
