@@ -8,6 +8,7 @@ from .errors import (
     IdentityError,
     IdTokenError,
     InteractionRequired,
+    SignInCancelled,
     SignInError,
     TenantUnavailable,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "InteractionRequired",
     "JwksCache",
     "MetadataProvider",
+    "SignInCancelled",
     "SignInError",
     "SignedIn",
     "TenantMetadata",

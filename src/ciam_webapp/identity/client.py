@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import msal
 import requests
 
-from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
+from .errors import IdentityError, InteractionRequired, SignInCancelled, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
 from .metadata import MetadataProvider
 from .token_response import TokenEndpointGuard, TokenResponseRefused
@@ -153,18 +153,9 @@ class EntraClient:
     def complete_sign_in(
         self, flow: dict[str, Any], auth_response: dict[str, str], cache: msal.SerializableTokenCache
     ) -> SignedIn:
-        """Redeem the code, then validate the ID token. On any failure the cache must be discarded."""
-        if not flow or "state" not in flow:
-            raise SignInError("no sign-in was started in this browser session (login CSRF or expired flow)")
-        if auth_response.get("state") != flow["state"]:
-            raise SignInError("state in the callback does not match the sign-in this session started")
-        self._check_response_issuer(auth_response)
-        if "code" not in auth_response and "error" in auth_response:
-            raise SignInError(
-                f"tenant returned error {auth_response.get('error')!r}",
-                tenant_error=auth_response.get("error"),
-                tenant_description=auth_response.get("error_description"),
-            )
+        """Check the callback, redeem the code, then validate the ID token. SignInCancelled when the
+        customer cancelled at the tenant. On any failure the cache must be discarded."""
+        self._check_callback(flow, auth_response)
         app = self._msal_app(cache)
         try:
             result = app.acquire_token_by_auth_code_flow(flow, auth_response)
@@ -191,6 +182,30 @@ class EntraClient:
         claims = self.id_tokens.validate(id_token, expected_nonce=_nonce_hash(flow.get("nonce")))
         home_account_id = _home_account_id(result, claims)
         return SignedIn(claims=claims, id_token=id_token, home_account_id=home_account_id)
+
+    def _check_callback(self, flow: dict[str, Any], auth_response: dict[str, str]) -> None:
+        """Everything about the authorization response that needs no token request, in this order:
+        our state, then the issuer (RFC 9207 §2.4 asks it of error responses too), then its kind."""
+        if not flow or "state" not in flow:
+            raise SignInError("no sign-in was started in this browser session (login CSRF or expired flow)")
+        if auth_response.get("state") != flow["state"]:
+            raise SignInError("state in the callback does not match the sign-in this session started")
+        self._check_response_issuer(auth_response)
+        error = auth_response.get("error")
+        if error is not None and "code" in auth_response:
+            # RFC 6749 §4.1.2/§4.1.2.1: a response carries a code or an error, never both; which one
+            # is true cannot be told, so neither is acted on (and no code is redeemed).
+            raise SignInError("callback carries both a code and an error", tenant_error=error)
+        if error == "access_denied":
+            raise SignInCancelled("the customer cancelled at the tenant", tenant_error=error)
+        if error is not None:
+            raise SignInError(
+                f"tenant returned error {error!r}",
+                tenant_error=error,
+                tenant_description=auth_response.get("error_description"),
+            )
+        if not auth_response.get("code"):
+            raise SignInError("callback carries neither a code nor an error")
 
     def _check_response_issuer(self, auth_response: dict[str, str]) -> None:
         """RFC 9207 (mix-up defence): an `iss` in the authorization response must be our provider's,
