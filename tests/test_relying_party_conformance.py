@@ -239,6 +239,12 @@ def test_token_response_of_the_wrong_shape_is_refused(case, person, webapp, tena
     _refusal_logged(app_logs, "code redemption refused", TOKEN_RESPONSE_CASES[case])
 
 
+def test_client_info_naming_another_user_than_the_id_token_is_refused(person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, "client_info_other_user")
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "client_info names another user")
+
+
 def test_callback_with_both_code_and_error_is_refused_without_a_token_request(
     person, webapp, tenant, customer, app_logs
 ):

@@ -11,9 +11,7 @@ The same facade serves a generic OpenID Provider (`oidc_issuer`): MSAL is then b
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +23,7 @@ import requests
 from .errors import IdentityError, InteractionRequired, SignInCancelled, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
 from .metadata import MetadataProvider
-from .token_response import TokenEndpointGuard, TokenResponseRefused
+from .token_response import TokenEndpointGuard, TokenResponseRefused, decode_client_info
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
 INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
@@ -180,7 +178,7 @@ class EntraClient:
         if not id_token:
             raise SignInError("token response carried no ID token")
         claims = self.id_tokens.validate(id_token, expected_nonce=_nonce_hash(flow.get("nonce")))
-        home_account_id = _home_account_id(result, claims)
+        home_account_id = _home_account_id(result, claims, is_entra=self.is_entra)
         return SignedIn(claims=claims, id_token=id_token, home_account_id=home_account_id)
 
     def _check_callback(self, flow: dict[str, Any], auth_response: dict[str, str]) -> None:
@@ -276,17 +274,27 @@ def _nonce_hash(nonce: str | None) -> str | None:
     return None if not nonce else hashlib.sha256(nonce.encode("ascii")).hexdigest()
 
 
-def _home_account_id(result: dict[str, Any], claims: dict[str, Any]) -> str:
-    # Same rule as MSAL's cache: `uid.utid` from client_info, else the ID token's `sub`.
+def _home_account_id(result: dict[str, Any], claims: dict[str, Any], *, is_entra: bool) -> str:
+    """Same rule as MSAL's cache: `uid.utid` from client_info, else the ID token's `sub`.
+
+    With Entra, client_info names the user and tenant the tokens in the cache belong to, and the ID
+    token names the user the session is for: both must be one person (uid = oid, utid = tid), or
+    the session would show one user while holding another's account and tokens."""
     client_info = result.get("client_info")
-    if client_info:
-        try:
-            padded = client_info + "=" * (-len(client_info) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded))
-            return f"{data['uid']}.{data['utid']}"
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SignInError(f"token response carried an unreadable client_info: {exc!r}") from exc
-    return str(claims["sub"])
+    if not client_info:
+        return str(claims["sub"])
+    data = decode_client_info(client_info)
+    uid, utid = (data.get("uid"), data.get("utid")) if isinstance(data, dict) else (None, None)
+    if not isinstance(uid, str) or not isinstance(utid, str) or not uid or not utid:
+        raise SignInError("token response carried a client_info without uid and utid")
+    if is_entra and not (_same_id(uid, claims.get("oid")) and _same_id(utid, claims.get("tid"))):
+        raise SignInError("client_info names another user or tenant than the ID token (uid/utid vs oid/tid)")
+    return f"{uid}.{utid}"
+
+
+def _same_id(a: str, b: Any) -> bool:
+    # Entra's object and tenant ids are GUIDs; their case carries no meaning.
+    return isinstance(b, str) and a.lower() == b.lower()
 
 
 def _token_endpoint_error(result: dict[str, Any], *, during: str) -> IdentityError:
