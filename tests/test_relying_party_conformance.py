@@ -229,6 +229,8 @@ def test_logs_are_json_lines_with_a_request_id(webapp):
 TOKEN_RESPONSE_CASES = {
     "token_response_array": "a JSON array, not an object",
     "id_token_not_a_string": "an id_token that is a JSON number, not a string",
+    # Cut short, tokens inside: tests/zz_suite_checks proves none of it reaches a log.
+    "token_response_not_json": "a body that is not JSON",
 }
 
 
