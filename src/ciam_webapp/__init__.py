@@ -7,6 +7,7 @@ them), the web glue in `web/`.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from .token_cache import TokenCacheCodec
 
 __all__ = ["ConfigError", "Services", "Settings", "create_app"]
 
+log = logging.getLogger(__name__)
+
 # A submitted form is accepted for this long after the page showing it was rendered (Flask-WTF signs
 # a timestamp into the token). An hour, like the idle timeout: a form left open longer asks the user
 # to reload the page, never saves something typed that long ago without a fresh look.
@@ -56,6 +59,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .web.logs import configure_logging
 
     configure_logging(app, settings.log_level)
+    if settings.uses_entra and not settings.tenant_id:
+        # Then `tid` is checked against the tenant in discovery's issuer, which comes over the same
+        # network as the tokens; a configured GUID pins it independently (README, Configuration).
+        log.warning(
+            "TENANT_ID is not set: the tenant ID tokens must name is taken from the discovery document's "
+            "issuer; set TENANT_ID to the tenant's GUID to pin it"
+        )
 
     tenant_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
     graph_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle, retry=graph_retry())
