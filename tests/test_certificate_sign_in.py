@@ -74,7 +74,7 @@ def test_sign_in_profile_and_mfa_step_up_with_a_certificate(person, certificate_
     assert page.url.startswith(tenant.base_url)
     page = TenantPages(person, tenant, customer.email, customer.password).finish(page)
     assert on_app(page, webapp) and page.path == "/profile/edit" and page.has_field("displayName"), page.text[:500]
-    assert tenant.stats()["token"] == {"authorization_code": 2, "refresh_token": 1}
+    assert tenant.stats()["token"] == {"authorization_code": 2, "refresh_token": 1, "on_behalf_of": 0}
 
 
 def test_certificate_the_registration_does_not_know_fails_sign_in_cleanly(person, tenant, customer, tmp_path, app_logs):

@@ -66,6 +66,14 @@ class Registration:
     def env(self) -> dict[str, str]:
         return {k: v for k, v in dotenv_values(self.env_file).items() if v is not None}
 
+    @property
+    def api_env_file(self) -> Path:
+        """Where the tool writes the mfa-app API's settings by default: next to the .env."""
+        return self.env_file.parent / "api.env"
+
+    def api_env(self) -> dict[str, str]:
+        return {k: v for k, v in dotenv_values(self.api_env_file).items() if v is not None}
+
 
 def admin_token(tenant: Tenant, scopes: list[str] | None = None) -> str:
     body = {} if scopes is None else {"scopes": scopes}
@@ -114,6 +122,7 @@ def first_run(registration: Registration) -> Registration:
         assert main(registration.argv()) == 0
     registration.first_stdout = output.getvalue()
     SUITE_SECRETS.add(registration.env()["CLIENT_SECRET"])
+    SUITE_SECRETS.add(registration.api_env()["API_CLIENT_SECRET"])
     return registration
 
 
@@ -227,6 +236,7 @@ def test_the_written_env_makes_a_working_app(first_run, registered_app, tenant, 
 
 def test_second_run_creates_nothing_and_keeps_the_secret(first_run, capsys):
     before = first_run.env()
+    api_before = first_run.api_env()
     assert main(first_run.argv()) == 0
     out = capsys.readouterr().out
     assert "Nothing to change" in out and "created" not in out
@@ -245,6 +255,93 @@ def test_second_run_creates_nothing_and_keeps_the_secret(first_run, capsys):
         graph_list(tenant, "identity/conditionalAccess/policies"), f"Require MFA for {first_run.mfa_app_name}"
     )
     assert len(policies) == 1
+    # The API: the same secret in its env file, one credential, one grant on Graph, one policy on c1.
+    assert first_run.api_env() == api_before
+    mfa = _named(apps, first_run.mfa_app_name)[0]
+    assert len(mfa["passwordCredentials"]) == 1
+    mfa_principal = next(sp for sp in graph_list(tenant, "servicePrincipals") if sp["appId"] == mfa["appId"])
+    assert len([g for g in graph_list(tenant, "oauth2PermissionGrants") if g["clientId"] == mfa_principal["id"]]) == 1
+    on_c1 = [
+        p
+        for p in graph_list(tenant, "identity/conditionalAccess/policies")
+        if "c1" in p["conditions"]["applications"].get("includeAuthenticationContextClassReferences", [])
+    ]
+    assert len(on_c1) == 1
+
+
+def test_the_api_is_registered_for_on_behalf_of(first_run):
+    """The mfa-app as a web API: its secret (in its own env file), its consented Graph permission for
+    on-behalf-of, the optional claim xms_cc, and the authentication context with its MFA policy."""
+    tenant = first_run.tenant
+    apps = graph_list(tenant, "applications")
+    web = _named(apps, first_run.web_app_name)[0]
+    mfa = _named(apps, first_run.mfa_app_name)[0]
+    api_env = first_run.api_env()
+    assert api_env["API_CLIENT_ID"] == mfa["appId"]
+    assert api_env["ALLOWED_CLIENT_APPS"] == web["appId"]
+    assert api_env["REQUIRED_AUTH_CONTEXT"] == "c1"
+    assert api_env["API_CLIENT_SECRET"] and api_env["API_CLIENT_SECRET"] != first_run.env()["CLIENT_SECRET"]
+    assert stat.S_IMODE(first_run.api_env_file.stat().st_mode) == 0o600
+    assert api_env["API_CLIENT_SECRET"] not in first_run.first_stdout
+    access = {entry["resourceAppId"]: entry["resourceAccess"] for entry in mfa["requiredResourceAccess"]}
+    user_read_write = {"id": "b4e74841-8e56-480b-be8b-910348b18b4c", "type": "Scope"}
+    assert user_read_write in access["00000003-0000-0000-c000-000000000000"]
+    assert [claim["name"] for claim in mfa["optionalClaims"]["accessToken"]] == ["xms_cc"]
+    principals = {sp["appId"]: sp["id"] for sp in graph_list(tenant, "servicePrincipals")}
+    (api_grant,) = [
+        g for g in graph_list(tenant, "oauth2PermissionGrants") if g["clientId"] == principals[mfa["appId"]]
+    ]
+    assert api_grant["resourceId"] == principals["00000003-0000-0000-c000-000000000000"]
+    assert api_grant["consentType"] == "AllPrincipals"
+    assert set(api_grant["scope"].split()) == {"openid", "profile", "offline_access", "User.ReadWrite"}
+    (context,) = [
+        c
+        for c in graph_list(tenant, "identity/conditionalAccess/authenticationContextClassReferences")
+        if c["id"] == "c1"
+    ]
+    assert context["isAvailable"] is True
+    assert any(
+        p["conditions"]["applications"].get("includeAuthenticationContextClassReferences") == ["c1"]
+        and p["grantControls"]["builtInControls"] == ["mfa"]
+        and p["state"] == "enabled"
+        for p in graph_list(tenant, "identity/conditionalAccess/policies")
+    )
+    # The API's secret authenticates it at the token endpoint: an on-behalf-of request with it gets past
+    # client authentication (else invalid_client) and fails on the made-up assertion only.
+    answer = requests.post(
+        f"{tenant.base_url}/{tenant.subdomain}.onmicrosoft.com/oauth2/v2.0/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "requested_token_use": "on_behalf_of",
+            "client_id": api_env["API_CLIENT_ID"],
+            "client_secret": api_env["API_CLIENT_SECRET"],
+            "assertion": "not-a-token",
+            "scope": "https://graph.microsoft.com/User.ReadWrite",
+        },
+        verify=tenant.ca_bundle,
+        timeout=10,
+    )
+    assert answer.json()["error_codes"] == [50027], answer.text
+
+
+def test_a_new_auth_context_and_its_policy_are_created_once(first_run, capsys):
+    context_id = f"c{secrets.randbelow(60) + 30}"
+    try:
+        assert main(first_run.argv("--auth-context", context_id)) == 0
+        out = capsys.readouterr().out
+        assert f"created the authentication context {context_id}" in out
+        assert f"created the conditional access policy 'Require MFA for authentication context {context_id}'" in out
+        assert first_run.api_env()["REQUIRED_AUTH_CONTEXT"] == context_id
+        assert main(first_run.argv("--auth-context", context_id)) == 0
+        assert "Nothing to change" in capsys.readouterr().out
+        on_context = [
+            p
+            for p in graph_list(first_run.tenant, "identity/conditionalAccess/policies")
+            if p["conditions"]["applications"].get("includeAuthenticationContextClassReferences") == [context_id]
+        ]
+        assert len(on_context) == 1
+    finally:
+        assert main(first_run.argv()) == 0
 
 
 def test_a_second_run_repairs_what_was_removed(first_run, capsys):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ciam_emulator.claims_request import parse_claims
+from ciam_emulator.conditional_access import mfa_demand
 from ciam_emulator.consent import consented_request
 from ciam_emulator.context import Emulator
 from ciam_emulator.entra_errors import correlation_id_from, entra_timestamp, error_description
@@ -210,29 +212,11 @@ def session_for_request(emulator: Emulator, auth_request: AuthRequest) -> tuple[
     return (session, user) if user is not None else None
 
 
-def requested_policy_ids(claims: str | None) -> set[str]:
-    """The ``capolids`` values of a claims request (how Entra asks to satisfy a CA policy)."""
-    if not claims:
-        return set()
-    try:
-        parsed = json.loads(claims)
-    except ValueError:
-        return set()
-    access_token = parsed.get("access_token") if isinstance(parsed, dict) else None
-    capolids = access_token.get("capolids") if isinstance(access_token, dict) else None
-    values = capolids.get("values") if isinstance(capolids, dict) else None
-    return {str(value) for value in values} if isinstance(values, list) else set()
-
-
 def mfa_required(emulator: Emulator, tenant_id: str, scope: str, claims: str | None) -> bool:
-    """Does conditional access demand MFA for this resource (or does the client ask for it)?"""
+    """Does conditional access demand MFA for this resource, or for what the claims request asks
+    (a policy by ``capolids``, an authentication context by ``acrs``)?"""
     scopes = parse_scope(emulator.store, tenant_id, scope)
-    if scopes.api is not None:
-        policy = emulator.store.ca_policy_for_app(tenant_id, scopes.api.app_id)
-        if policy is not None and policy.enabled:
-            return True
-    asked = requested_policy_ids(claims)
-    return bool(asked) and any(p.enabled and p.id in asked for p in emulator.store.list_ca_policies(tenant_id))
+    return mfa_demand(emulator, tenant_id, scopes, parse_claims(claims)) is not None
 
 
 def next_step(emulator: Emulator, auth_request: AuthRequest) -> Step:

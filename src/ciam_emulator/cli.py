@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ciam_emulator.app import create_app
-from ciam_emulator.seed import read_env_keys, seed, write_env_file
+from ciam_emulator.seed import read_env_keys, seed, write_api_env_file, write_env_file
 from ciam_emulator.server import make_server
 from ciam_emulator.settings import EmulatorSettings
 from ciam_emulator.tls import ensure_tls
@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument("--base-url", default=f"https://{DEFAULT_HOST}:{DEFAULT_PORT}", help="the emulator's URL")
     seed_cmd.add_argument("--subdomain", default="contoso")
     seed_cmd.add_argument("--extra-redirect-uri", action="append", default=[])
-    seed_cmd.add_argument("--rotate-secret", action="store_true", help="issue a new client secret")
+    seed_cmd.add_argument("--rotate-secret", action="store_true", help="issue new client secrets")
+    seed_cmd.add_argument("--api-env-file", type=Path, default=None, help="also write the mfa-app API's settings here")
 
     serve_cmd = commands.add_parser("serve", help="run the emulator over HTTPS")
     serve_cmd.add_argument("--instance-dir", type=Path, required=True)
@@ -49,14 +50,21 @@ def _seed(args: argparse.Namespace) -> int:
     tls = ensure_tls(args.instance_dir)
     # A new secret is needed when the env file has none to keep.
     rotate = args.rotate_secret or "CLIENT_SECRET" not in read_env_keys(args.env_file)
+    rotate_api = args.api_env_file is not None and (
+        args.rotate_secret or "API_CLIENT_SECRET" not in read_env_keys(args.api_env_file)
+    )
     result = seed(
         args.instance_dir,
         app_base_url=args.app_url,
         subdomain=args.subdomain,
         extra_redirect_uris=args.extra_redirect_uri,
         rotate_secret=rotate,
+        rotate_api_secret=rotate_api,
     )
     write_env_file(args.env_file, result, args.base_url, tls.ca_cert)
+    if args.api_env_file is not None:
+        write_api_env_file(args.api_env_file, result, args.base_url, tls.ca_cert)
+        print(f"Wrote {args.api_env_file} (the mfa-app API's settings)")
     print(f"Tenant      {result.tenant_subdomain}.onmicrosoft.com ({result.tenant_id})")
     print(f"Web app     {result.client_id} (redirect URI {result.redirect_uri})")
     print(f"MFA API     api://{result.mfa_app_id}/User.MFA")

@@ -77,6 +77,7 @@ class RuntimeControls:
             "token": {
                 "authorization_code": counters.get("token:authorization_code", 0),
                 "refresh_token": counters.get("token:refresh_token", 0),
+                "on_behalf_of": counters.get("token:on_behalf_of", 0),
             },
             "graph": {"GET /me": counters.get("graph:GET /me", 0), "PATCH /me": counters.get("graph:PATCH /me", 0)},
             "authorize": counters.get("authorize", 0),

@@ -18,7 +18,14 @@ from ciam_emulator.context import Emulator
 from ciam_emulator.directory import PermissionGrant, ServicePrincipal, first_party_service_principal_id
 from ciam_emulator.errors import GraphError
 from ciam_emulator.graph import granted_scopes
-from ciam_emulator.store import GRAPH_APP_ID, AppRegistration, Tenant
+from ciam_emulator.store import (
+    GRAPH_APP_ID,
+    AppRegistration,
+    AuthContext,
+    ConditionalAccessPolicy,
+    ContextPolicy,
+    Tenant,
+)
 
 GRAPH_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata"
 
@@ -606,7 +613,13 @@ def delete_grant(emulator: Emulator, tenant: Tenant, grant_id: str) -> None:
 # --- conditional access policies ----------------------------------------------------------------
 
 
-def _policy_resource(policy: Any) -> dict[str, Any]:
+def _policy_resource(
+    policy: ConditionalAccessPolicy | ContextPolicy,
+) -> dict[str, Any]:
+    """Graph's conditionalAccessPolicy: every policy the emulator has requires MFA for all users, in
+    front of one app (includeApplications) or one authentication context
+    (includeAuthenticationContextClassReferences, Graph's conditionalAccessApplications)."""
+    on_context = isinstance(policy, ContextPolicy)
     return {
         "id": policy.id,
         "displayName": policy.display_name,
@@ -616,9 +629,10 @@ def _policy_resource(policy: Any) -> dict[str, Any]:
         "conditions": {
             "clientAppTypes": ["all"],
             "applications": {
-                "includeApplications": [policy.target_app_id],
+                "includeApplications": [] if on_context else [policy.target_app_id],
                 "excludeApplications": [],
                 "includeUserActions": [],
+                "includeAuthenticationContextClassReferences": [policy.context_id] if on_context else [],
             },
             "users": {
                 "includeUsers": ["All"],
@@ -643,8 +657,36 @@ def _policy_resource(policy: Any) -> dict[str, Any]:
 
 def list_policies(emulator: Emulator, tenant: Tenant, raw_filter: str | None) -> list[dict[str, Any]]:
     clauses = parse_filter(raw_filter, {"displayName", "state", "id"})
-    policies = [_policy_resource(policy) for policy in emulator.store.list_ca_policies(tenant.id)]
+    stored: list[ConditionalAccessPolicy | ContextPolicy] = [
+        *emulator.store.list_ca_policies(tenant.id),
+        *emulator.store.list_context_policies(tenant.id),
+    ]
+    policies = [_policy_resource(policy) for policy in stored]
     return [policy for policy in policies if _matches(policy, clauses)]
+
+
+def _policy_target(emulator: Emulator, tenant: Tenant, applications: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(app id, None) or (None, context id): the one target the emulator can enforce."""
+    apps = applications.get("includeApplications") or []
+    contexts = applications.get("includeAuthenticationContextClassReferences") or []
+    if not isinstance(apps, list) or not isinstance(contexts, list) or len(apps) + len(contexts) != 1:
+        raise bad_request(
+            "The emulator supports policies with exactly one target: one application in includeApplications "
+            "or one context in includeAuthenticationContextClassReferences."
+        )
+    if contexts:
+        context_id = contexts[0]
+        if not isinstance(context_id, str) or emulator.store.get_auth_context(tenant.id, context_id) is None:
+            raise bad_request(f"Authentication context '{context_id}' was not found in the tenant.")
+        return None, context_id
+    app_id = apps[0]
+    # One of the tenant's apps, or Microsoft Graph (a policy on the downstream resource of OBO).
+    if isinstance(app_id, str) and app_id.lower() == GRAPH_APP_ID:
+        return GRAPH_APP_ID, None
+    target = emulator.store.find_app(tenant.id, app_id) if _is_guid(app_id) else None
+    if target is None:
+        raise bad_request(f"Application '{app_id}' in includeApplications was not found in the tenant.")
+    return target.app_id, None
 
 
 def create_policy(emulator: Emulator, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
@@ -659,22 +701,106 @@ def create_policy(emulator: Emulator, tenant: Tenant, body: dict[str, Any]) -> d
         raise bad_request("Property 'conditions' is required.")
     if not conditions.get("clientAppTypes"):
         raise bad_request("Property 'conditions.clientAppTypes' is required.")
-    applications = (conditions.get("applications") or {}).get("includeApplications")
+    applications = conditions.get("applications")
+    if not isinstance(applications, dict):
+        raise bad_request("Property 'conditions.applications' is required.")
     users = (conditions.get("users") or {}).get("includeUsers")
     controls = body.get("grantControls") or {}
-    # What the emulator can enforce: MFA for every user, in front of one of the tenant's own apps.
-    if not isinstance(applications, list) or len(applications) != 1:
-        raise bad_request("The emulator supports policies with exactly one application in includeApplications.")
-    target = emulator.store.find_app(tenant.id, applications[0]) if _is_guid(applications[0]) else None
-    if target is None:
-        raise bad_request(f"Application '{applications[0]}' in includeApplications was not found in the tenant.")
     if users != ["All"]:
         raise bad_request("The emulator supports policies with includeUsers ['All'] only.")
+    # External tenants offer block, MFA and password reset as grant controls and no session controls
+    # (supported features for customers, entra-notes §13); the emulator enforces MFA.
+    if body.get("sessionControls"):
+        raise bad_request("Session controls are not available in external tenants.")
     if controls.get("builtInControls") != ["mfa"] or controls.get("operator", "OR") not in {"OR", "AND"}:
         raise bad_request("The emulator supports grantControls builtInControls ['mfa'] only.")
-    if emulator.store.ca_policy_for_app(tenant.id, target.app_id) is not None:
+    app_id, context_id = _policy_target(emulator, tenant, applications)
+    enabled = state == "enabled"
+    if context_id is not None:
+        if emulator.store.context_policy_for(tenant.id, context_id) is not None:
+            raise bad_request("The emulator keeps one conditional access policy per context; one exists already.")
+        emulator.store.upsert_context_policy(tenant.id, name, context_id, enabled=enabled)
+        on_context = emulator.store.context_policy_for(tenant.id, context_id)
+        assert on_context is not None
+        return _policy_resource(on_context)
+    assert app_id is not None
+    if emulator.store.ca_policy_for_app(tenant.id, app_id) is not None:
         raise bad_request("The emulator keeps one conditional access policy per application; one exists already.")
-    emulator.store.upsert_ca_policy(tenant.id, name, target.app_id, enabled=state == "enabled")
-    policy = emulator.store.ca_policy_for_app(tenant.id, target.app_id)
-    assert policy is not None
-    return _policy_resource(policy)
+    emulator.store.upsert_ca_policy(tenant.id, name, app_id, enabled=enabled)
+    on_app = emulator.store.ca_policy_for_app(tenant.id, app_id)
+    assert on_app is not None
+    return _policy_resource(on_app)
+
+
+def delete_policy(emulator: Emulator, tenant: Tenant, policy_id: str) -> None:
+    """Graph's "Delete conditionalAccessPolicy" (204)."""
+    if not emulator.store.delete_ca_policy(tenant.id, policy_id):
+        raise _not_found(policy_id)
+
+
+# --- authentication contexts ------------------------------------------------------------------------
+
+# Graph's authenticationContextClassReference: "c1" to "c25" in the resource page the emulator's
+# sources quote (newer revisions allow up to c99). UNSURE: the emulator accepts c1 to c99.
+_CONTEXT_ID = re.compile(r"^c([1-9]|[1-9][0-9])$")
+# Graph's permission tables for authenticationContextClassReference: AuthenticationContext.ReadWrite.All
+# or Policy.ReadWrite.ConditionalAccess to write. UNSURE: the read set (the ReadWrite ones, the
+# AuthenticationContext.Read.All and Policy.Read.* ones).
+READ_CONTEXTS = frozenset(
+    {
+        "AuthenticationContext.Read.All",
+        "AuthenticationContext.ReadWrite.All",
+        "Policy.Read.All",
+        "Policy.Read.ConditionalAccess",
+        "Policy.ReadWrite.ConditionalAccess",
+    }
+)
+WRITE_CONTEXTS = frozenset({"AuthenticationContext.ReadWrite.All", "Policy.ReadWrite.ConditionalAccess"})
+
+
+def _context_resource(context: AuthContext) -> dict[str, Any]:
+    return {
+        "id": context.id,
+        "displayName": context.display_name,
+        "description": context.description,
+        "isAvailable": context.is_available,
+    }
+
+
+def list_auth_contexts(emulator: Emulator, tenant: Tenant, raw_filter: str | None) -> list[dict[str, Any]]:
+    clauses = parse_filter(raw_filter, {"id", "isAvailable"})
+    contexts = [_context_resource(context) for context in emulator.store.list_auth_contexts(tenant.id)]
+    return [context for context in contexts if _matches(context, clauses)]
+
+
+def get_auth_context(emulator: Emulator, tenant: Tenant, context_id: str) -> dict[str, Any]:
+    context = emulator.store.get_auth_context(tenant.id, context_id)
+    if context is None:
+        raise _not_found(context_id)
+    return _context_resource(context)
+
+
+def upsert_auth_context(emulator: Emulator, tenant: Tenant, context_id: str, body: dict[str, Any]) -> bool:
+    """Graph's "Create or update authenticationContextClassReference": create the context if the id
+    is unused, else update it. True when it was created."""
+    if not _CONTEXT_ID.match(context_id):
+        raise bad_request(f"'{context_id}' is not a valid authentication context id; use c1 to c99.")
+    unknown = set(body) - {"id", "displayName", "description", "isAvailable"} - {
+        name for name in body if name.startswith("@odata.")
+    }
+    if unknown:
+        raise bad_request(f"Property '{sorted(unknown)[0]}' of 'authenticationContextClassReference' is not supported.")
+    if "id" in body and body["id"] != context_id:
+        raise bad_request("Property 'id' must match the id in the request URL.")
+    existing = emulator.store.get_auth_context(tenant.id, context_id)
+    display_name = body.get("displayName", existing.display_name if existing else None)
+    if not isinstance(display_name, str) or not display_name.strip():
+        raise bad_request("Property 'displayName' is required.")
+    description = body.get("description", existing.description if existing else None)
+    if description is not None and not isinstance(description, str):
+        raise bad_request("Property 'description' must be a string.")
+    # isAvailable defaults to false (the resource page).
+    is_available = body.get("isAvailable", existing.is_available if existing else False)
+    if not isinstance(is_available, bool):
+        raise bad_request("Property 'isAvailable' must be true or false.")
+    return emulator.store.upsert_auth_context(tenant.id, context_id, display_name, description, is_available)

@@ -1,4 +1,5 @@
-"""Creates (idempotently) the demo tenant, its two app registrations, the demo user and the CA policy."""
+"""Creates (idempotently) the demo tenant, its two app registrations, the demo user, the authentication
+context and the CA policies."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ DEMO_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - documented demo credential
 # The web app's admin consent on Microsoft Graph: sign-in (MSAL always asks for openid, profile and
 # offline_access, and customers cannot consent to them), then reading and editing the profile.
 WEB_APP_GRAPH_PERMISSIONS = ("openid", "profile", "offline_access", "User.Read", "User.ReadWrite")
+# The mfa-app as a web API edits the profile on behalf of the customer (on-behalf-of): its own
+# delegated Graph permission, consented by the admin (customers cannot consent), plus the OpenID
+# Connect scopes MSAL adds to every request.
+MFA_APP_GRAPH_PERMISSIONS = ("openid", "profile", "offline_access", "User.ReadWrite")
+# The authentication context the API can require, and the policy that makes it mean "MFA done".
+AUTH_CONTEXT_ID = "c1"
+AUTH_CONTEXT_NAME = "Profile changes"
+AUTH_CONTEXT_DESCRIPTION = "Changing the customer's profile requires multifactor authentication."
+AUTH_CONTEXT_POLICY_NAME = "Require MFA for profile changes (c1)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ class SeedResult:
     # Plaintext only when a secret was created by this call; None means "keep the one you have".
     client_secret: str | None
     mfa_app_id: str
+    # The mfa-app API's secret, likewise only when this call created one.
+    api_client_secret: str | None
     demo_email: str
     demo_password: str
     redirect_uri: str
@@ -71,19 +83,24 @@ def _find_web_app(store: Store, tenant_id: str, display_name: str) -> AppRegistr
     return found
 
 
-def _ask_for_login_hint(store: Store, app_id: str) -> None:
-    """Add the ID token's optional claim login_hint (sign-out sends it back as logout_hint), keeping
-    any other optional claim; stored where Graph's admin endpoints keep optionalClaims."""
+def _ask_for_optional_claim(store: Store, app_id: str, token_type: str, name: str) -> None:
+    """Add an optional claim to the registration, keeping any other; stored where Graph's admin
+    endpoints keep optionalClaims."""
     directory = Directory(store)
     _, properties = directory.application_properties(app_id)
     optional = dict(properties.get("optionalClaims") or {})
-    id_token = list(optional.get("idToken") or [])
-    if not any(claim.get("name") == "login_hint" for claim in id_token):
-        id_token.append({"additionalProperties": [], "essential": False, "name": "login_hint", "source": None})
-        optional.setdefault("accessToken", [])
-        optional.setdefault("saml2Token", [])
-        properties["optionalClaims"] = {**optional, "idToken": id_token}
+    claims = list(optional.get(token_type) or [])
+    if not any(claim.get("name") == name for claim in claims):
+        claims.append({"additionalProperties": [], "essential": False, "name": name, "source": None})
+        for other in ("idToken", "accessToken", "saml2Token"):
+            optional.setdefault(other, [])
+        properties["optionalClaims"] = {**optional, token_type: claims}
         directory.save_application_properties(app_id, properties)
+
+
+def _ask_for_login_hint(store: Store, app_id: str) -> None:
+    """The ID token's optional claim login_hint: sign-out sends it back as logout_hint."""
+    _ask_for_optional_claim(store, app_id, "idToken", "login_hint")
 
 
 def seed(
@@ -95,6 +112,7 @@ def seed(
     extra_post_logout_redirect_uris: Iterable[str] = (),
     rotate_secret: bool = False,
     client_certificate_pem: str | None = None,
+    rotate_api_secret: bool = False,
 ) -> SeedResult:
     """Create what is missing; keep what exists (new redirect URIs are added to the web app).
 
@@ -138,7 +156,18 @@ def seed(
         mfa_app = store.find_app_by_name(tenant.id, MFA_APP_NAME)
         if mfa_app is None:
             mfa_app = store.create_app(tenant.id, MFA_APP_NAME, exposed_scopes=[MFA_SCOPE_NAME], access_token_version=2)
+        elif mfa_app.access_token_version != 2:
+            store.update_app_api(mfa_app.app_id, list(mfa_app.exposed_scopes), 2)
+        api_client_secret: str | None = None
+        if rotate_api_secret or not store.has_client_secret(mfa_app.app_id):
+            api_client_secret = store.add_client_secret(mfa_app.app_id)
+        _ask_for_optional_claim(store, mfa_app.app_id, "accessToken", "xms_cc")
         store.upsert_ca_policy(tenant.id, MFA_POLICY_NAME, mfa_app.app_id, enabled=True)
+        if store.get_auth_context(tenant.id, AUTH_CONTEXT_ID) is None:
+            store.upsert_auth_context(
+                tenant.id, AUTH_CONTEXT_ID, AUTH_CONTEXT_NAME, AUTH_CONTEXT_DESCRIPTION, is_available=True
+            )
+        store.upsert_context_policy(tenant.id, AUTH_CONTEXT_POLICY_NAME, AUTH_CONTEXT_ID, enabled=True)
 
         demo_email = f"{DEMO_EMAIL_LOCAL_PART}@{tenant.subdomain}.example"
         if store.find_user_by_email(tenant.id, demo_email) is None:
@@ -154,6 +183,7 @@ def seed(
         client_id=web_app.app_id,
         client_secret=client_secret,
         mfa_app_id=mfa_app.app_id,
+        api_client_secret=api_client_secret,
         demo_email=demo_email,
         demo_password=DEMO_PASSWORD,
         redirect_uri=redirect_uri,
@@ -175,6 +205,7 @@ def grant_admin_consent(instance_dir: Path, tenant: Tenant, *, web_app_id: str, 
         graph_principal = _ensure_service_principal(emulator, tenant, GRAPH_APP_ID)
         _ensure_tenant_wide_grant(emulator, tenant, web_principal, graph_principal, WEB_APP_GRAPH_PERMISSIONS)
         _ensure_tenant_wide_grant(emulator, tenant, web_principal, mfa_principal, (MFA_SCOPE_NAME,))
+        _ensure_tenant_wide_grant(emulator, tenant, mfa_principal, graph_principal, MFA_APP_GRAPH_PERMISSIONS)
     finally:
         emulator.store.close_thread_connection()
 
@@ -221,6 +252,33 @@ def env_values(result: SeedResult, emulator_base_url: str, ca_bundle_path: Path)
     }
 
 
+def api_env_values(result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> dict[str, str | None]:
+    """The mfa-app API's settings (the names of ciam_api's Settings)."""
+    base = emulator_base_url.rstrip("/")
+    return {
+        "API_CLIENT_ID": result.mfa_app_id,
+        "API_CLIENT_SECRET": result.api_client_secret,
+        "TENANT_ID": result.tenant_id,
+        "AUTHORITY": f"{base}/{result.tenant_id}/",
+        "ALLOWED_CLIENT_APPS": result.client_id,
+        "REQUIRED_AUTH_CONTEXT": AUTH_CONTEXT_ID,
+        "GRAPH_ENDPOINT": f"{base}/v1.0",
+        "CA_BUNDLE": str(Path(ca_bundle_path).resolve()),
+    }
+
+
+def write_api_env_file(path: Path, result: SeedResult, emulator_base_url: str, ca_bundle_path: Path) -> None:
+    """Like write_env_file, for the API's env file: API_CLIENT_SECRET only when ``result`` has a new one."""
+    _set_keys(Path(path), api_env_values(result, emulator_base_url, ca_bundle_path))
+
+
+def _set_keys(path: Path, values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is not None:
+            set_key(path, key, value, quote_mode="auto")
+    os.chmod(path, 0o600)
+
+
 def read_env_keys(path: Path) -> set[str]:
     return set(dotenv_values(path)) if Path(path).is_file() else set()
 
@@ -231,8 +289,4 @@ def write_env_file(path: Path, result: SeedResult, emulator_base_url: str, ca_bu
     CLIENT_SECRET is only written when ``result`` carries a new secret. python-dotenv rewrites
     the file atomically; it is left readable by its owner only, as it holds a client secret.
     """
-    path = Path(path)
-    for key, value in env_values(result, emulator_base_url, ca_bundle_path).items():
-        if value is not None:
-            set_key(path, key, value, quote_mode="auto")
-    os.chmod(path, 0o600)
+    _set_keys(Path(path), env_values(result, emulator_base_url, ca_bundle_path))

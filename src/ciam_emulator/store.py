@@ -170,6 +170,22 @@ CREATE TABLE IF NOT EXISTS ca_policies (
     enabled INTEGER NOT NULL,
     UNIQUE (tenant_id, target_app_id)
 );
+CREATE TABLE IF NOT EXISTS auth_contexts (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    description TEXT,
+    is_available INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE IF NOT EXISTS ca_context_policies (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    context_id TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    UNIQUE (tenant_id, context_id)
+);
 CREATE TABLE IF NOT EXISTS client_certificates (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     app_id TEXT NOT NULL REFERENCES apps(app_id),
@@ -333,6 +349,28 @@ class ConditionalAccessPolicy:
     tenant_id: str
     display_name: str
     target_app_id: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """A conditional-access authentication context (Graph's authenticationContextClassReference)."""
+
+    tenant_id: str
+    id: str
+    display_name: str
+    description: str | None
+    is_available: bool
+
+
+@dataclass(frozen=True)
+class ContextPolicy:
+    """A conditional-access policy whose target is an authentication context; its grant control is MFA."""
+
+    id: str
+    tenant_id: str
+    display_name: str
+    context_id: str
     enabled: bool
 
 
@@ -559,6 +597,9 @@ class Store:
             (app_id, sha256_hex(secret), secret[:3], time.time()),
         )
         return secret
+
+    def has_client_secret(self, app_id: str) -> bool:
+        return self._one("SELECT 1 FROM client_secrets WHERE app_id = ?", (app_id,)) is not None
 
     def client_secret_matches(self, app_id: str, secret: str) -> bool:
         row = self._one(
@@ -967,7 +1008,82 @@ class Store:
         ]
 
     def set_all_ca_policies_enabled(self, enabled: bool) -> None:
+        """Switch the policies that target apps (not those on authentication contexts)."""
         self._execute("UPDATE ca_policies SET enabled = ?", (int(enabled),))
+
+    def delete_ca_policy(self, tenant_id: str, policy_id: str) -> bool:
+        with self.transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM ca_policies WHERE tenant_id = ? AND lower(id) = ?", (tenant_id, policy_id.lower())
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM ca_context_policies WHERE tenant_id = ? AND lower(id) = ?", (tenant_id, policy_id.lower())
+            ).rowcount
+        return removed > 0
+
+    # --- authentication contexts and the policies on them ----------------------------------------
+
+    def upsert_auth_context(
+        self, tenant_id: str, context_id: str, display_name: str, description: str | None, is_available: bool
+    ) -> bool:
+        """Create or replace a context; True when it was created."""
+        with self.transaction() as conn:
+            existed = conn.execute(
+                "SELECT 1 FROM auth_contexts WHERE tenant_id = ? AND id = ?", (tenant_id, context_id)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO auth_contexts (tenant_id, id, display_name, description, is_available) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO UPDATE SET "
+                "display_name = excluded.display_name, description = excluded.description, "
+                "is_available = excluded.is_available",
+                (tenant_id, context_id, display_name, description, int(is_available)),
+            )
+        return existed is None
+
+    def get_auth_context(self, tenant_id: str, context_id: str) -> AuthContext | None:
+        row = self._one("SELECT * FROM auth_contexts WHERE tenant_id = ? AND id = ?", (tenant_id, context_id))
+        return _auth_context(row) if row else None
+
+    def list_auth_contexts(self, tenant_id: str) -> list[AuthContext]:
+        rows = self.connection().execute("SELECT * FROM auth_contexts WHERE tenant_id = ? ORDER BY id", (tenant_id,))
+        return [_auth_context(row) for row in rows]
+
+    def upsert_context_policy(self, tenant_id: str, display_name: str, context_id: str, enabled: bool) -> None:
+        self._execute(
+            "INSERT INTO ca_context_policies (id, tenant_id, display_name, context_id, enabled) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant_id, context_id) DO NOTHING",
+            (new_guid(), tenant_id, display_name, context_id, int(enabled)),
+        )
+
+    def context_policy_for(self, tenant_id: str, context_id: str) -> ContextPolicy | None:
+        row = self._one(
+            "SELECT * FROM ca_context_policies WHERE tenant_id = ? AND context_id = ?", (tenant_id, context_id)
+        )
+        return _context_policy(row) if row else None
+
+    def list_context_policies(self, tenant_id: str) -> list[ContextPolicy]:
+        rows = self.connection().execute("SELECT * FROM ca_context_policies WHERE tenant_id = ?", (tenant_id,))
+        return [_context_policy(row) for row in rows]
+
+
+def _auth_context(row: sqlite3.Row) -> AuthContext:
+    return AuthContext(
+        tenant_id=row["tenant_id"],
+        id=row["id"],
+        display_name=row["display_name"],
+        description=row["description"],
+        is_available=bool(row["is_available"]),
+    )
+
+
+def _context_policy(row: sqlite3.Row) -> ContextPolicy:
+    return ContextPolicy(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        display_name=row["display_name"],
+        context_id=row["context_id"],
+        enabled=bool(row["enabled"]),
+    )
 
 
 def _tenant(row: sqlite3.Row) -> Tenant:

@@ -1,4 +1,5 @@
-"""What the two registrations, the consent and the policy should look like, as Graph request bodies.
+"""What the two registrations, the consent, the authentication context and the policies should look
+like, as Graph request bodies.
 
 Pure functions (no HTTP), so the shapes can be unit-tested. ``merge_*`` functions add what is
 missing to what the tenant already has and never remove anything a person added.
@@ -27,8 +28,16 @@ GRAPH_SCOPE_IDS = {
 # reads/edits their profile.
 WEB_APP_GRAPH_SCOPES = ("openid", "profile", "offline_access", "User.Read", "User.ReadWrite")
 
+# The mfa-app, a web API, edits the profile through Graph on behalf of the customer (on-behalf-of):
+# its own delegated User.ReadWrite, with the OpenID Connect scopes MSAL adds to every request.
+MFA_APP_GRAPH_SCOPES = ("openid", "profile", "offline_access", "User.ReadWrite")
+
 MFA_SCOPE_VALUE = "User.MFA"
 LOGIN_HINT_CLAIM = "login_hint"
+# The API's access tokens carry the client's capabilities (cp1) only when the API's registration asks
+# for this optional claim (Entra's claims-challenge doc); the API sends claims challenges only then.
+CLIENT_CAPABILITIES_CLAIM = "xms_cc"
+AUTH_CONTEXT_ID = "c1"
 # What earlier releases named the web app registration; a registration under it is renamed, not duplicated.
 LEGACY_WEB_APP_NAME = "ciam-webapp"
 
@@ -82,12 +91,23 @@ def mfa_scope_definition(scope_id: str | None = None) -> dict[str, Any]:
     }
 
 
+def mfa_app_resource_access() -> list[dict[str, Any]]:
+    return [
+        {
+            "resourceAppId": GRAPH_APP_ID,
+            "resourceAccess": [{"id": GRAPH_SCOPE_IDS[name], "type": "Scope"} for name in MFA_APP_GRAPH_SCOPES],
+        }
+    ]
+
+
 def new_mfa_app_body(display_name: str) -> dict[str, Any]:
     # identifierUris needs the appId, which exists only after creation: it is set by a PATCH.
     return {
         "displayName": display_name,
         "signInAudience": "AzureADMyOrg",
         "api": {"requestedAccessTokenVersion": 2, "oauth2PermissionScopes": [mfa_scope_definition()]},
+        "requiredResourceAccess": mfa_app_resource_access(),
+        "optionalClaims": merge_optional_claim(None, "accessToken", CLIENT_CAPABILITIES_CLAIM),
     }
 
 
@@ -111,6 +131,14 @@ def mfa_app_changes(application: dict[str, Any]) -> dict[str, Any]:
         api_changes["requestedAccessTokenVersion"] = 2
     if api_changes:
         changes["api"] = api_changes
+    have_access = application.get("requiredResourceAccess") or []
+    merged_access = merge_resource_access(have_access, mfa_app_resource_access())
+    if merged_access != merge_resource_access(have_access, []):
+        changes["requiredResourceAccess"] = merged_access
+    have_claims = application.get("optionalClaims")
+    merged_claims = merge_optional_claim(have_claims, "accessToken", CLIENT_CAPABILITIES_CLAIM)
+    if len(merged_claims["accessToken"]) != len((have_claims or {}).get("accessToken") or []):
+        changes["optionalClaims"] = merged_claims
     return changes
 
 
@@ -149,17 +177,20 @@ def merge_resource_access(existing: list[dict[str, Any]], wanted: list[dict[str,
     return merged
 
 
+def merge_optional_claim(existing: dict[str, Any] | None, token_type: str, name: str) -> dict[str, Any]:
+    """``existing`` optional claims plus ``name`` in ``token_type``, keeping everything a person added."""
+    merged = {
+        kind: [dict(claim) for claim in (existing or {}).get(kind) or []]
+        for kind in ("idToken", "accessToken", "saml2Token")
+    }
+    if not any(claim.get("name") == name for claim in merged[token_type]):
+        merged[token_type].append({"name": name, "source": None, "essential": False, "additionalProperties": []})
+    return merged
+
+
 def merge_optional_claims(existing: dict[str, Any] | None) -> dict[str, Any]:
     """Add the ID token's login_hint claim: sign-out sends it back as logout_hint."""
-    merged = {
-        token_type: [dict(claim) for claim in (existing or {}).get(token_type) or []]
-        for token_type in ("idToken", "accessToken", "saml2Token")
-    }
-    if not any(claim.get("name") == LOGIN_HINT_CLAIM for claim in merged["idToken"]):
-        merged["idToken"].append(
-            {"name": LOGIN_HINT_CLAIM, "source": None, "essential": False, "additionalProperties": []}
-        )
-    return merged
+    return merge_optional_claim(existing, "idToken", LOGIN_HINT_CLAIM)
 
 
 def wanted_redirect_uris(redirect_uri: str, post_logout_redirect_uri: str) -> list[str]:
@@ -244,3 +275,36 @@ def policy_requires_mfa_for(policy: dict[str, Any], mfa_app_id: str) -> bool:
     apps = (conditions.get("applications") or {}).get("includeApplications") or []
     controls = (policy.get("grantControls") or {}).get("builtInControls") or []
     return mfa_app_id in apps and "mfa" in controls
+
+
+# --- authentication context and its policy -------------------------------------------------------
+
+
+def auth_context_body(context_id: str) -> dict[str, Any]:
+    """Graph's authenticationContextClassReference, published to apps (isAvailable)."""
+    return {
+        "id": context_id,
+        "displayName": "Profile changes",
+        "description": "Changing the customer's profile requires multifactor authentication.",
+        "isAvailable": True,
+    }
+
+
+def context_policy_body(display_name: str, context_id: str) -> dict[str, Any]:
+    return {
+        "displayName": display_name,
+        "state": "enabled",
+        "conditions": {
+            "clientAppTypes": ["all"],
+            "applications": {"includeAuthenticationContextClassReferences": [context_id]},
+            "users": {"includeUsers": ["All"]},
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    }
+
+
+def policy_requires_mfa_for_context(policy: dict[str, Any], context_id: str) -> bool:
+    conditions = policy.get("conditions") or {}
+    contexts = (conditions.get("applications") or {}).get("includeAuthenticationContextClassReferences") or []
+    controls = (policy.get("grantControls") or {}).get("builtInControls") or []
+    return context_id in contexts and "mfa" in controls

@@ -1,4 +1,5 @@
-"""`ciam-register`: register the apps, consent and MFA policy, and write the web app's .env."""
+"""`ciam-register`: register the apps, consent, the authentication context and the MFA policies, and
+write the web app's .env and the mfa-app API's env file."""
 
 from __future__ import annotations
 
@@ -53,7 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mfa-app-name", default="mfa-app")
     parser.add_argument("--policy-name", default="", help="default: 'Require MFA for {mfa-app name}'")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="written with 0600 permissions")
-    parser.add_argument("--rotate-secret", action="store_true", help="add a new client secret even if .env has one")
+    parser.add_argument(
+        "--api-env-file",
+        type=Path,
+        default=None,
+        help="the mfa-app API's settings, with its client secret (default: api.env next to --env-file; 0600)",
+    )
+    parser.add_argument(
+        "--auth-context",
+        default="c1",
+        help="the authentication context the API can require, with a policy requiring MFA (default: c1)",
+    )
+    parser.add_argument(
+        "--rotate-secret", action="store_true", help="add new client secrets even if the env files have them"
+    )
     parser.add_argument("--secret-days", type=int, default=180, help="lifetime of a new client secret")
     parser.add_argument("--graph-endpoint", default=DEFAULT_GRAPH_ENDPOINT)
     parser.add_argument("--ca-bundle", help="PEM file of a CA to trust (e.g. the local emulator's)")
@@ -74,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy_name=args.policy_name,
         rotate_secret=args.rotate_secret,
         secret_lifetime_days=args.secret_days,
+        auth_context=args.auth_context,
     )
+    api_env_file = args.api_env_file or args.env_file.parent / "api.env"
     try:
         if args.device_code:
             token = token_by_device_code(
@@ -93,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         existing_env = read_env_values(args.env_file)
         registrar = Registrar(graph, settings, report=lambda line: print(f"  {line}"))
-        result = registrar.register(existing_env)
+        result = registrar.register(existing_env, read_env_values(api_env_file))
         update_env_file(args.env_file, result.env_values(settings))
+        update_env_file(api_env_file, result.api_env_values())
     except RegistrationError as problem:
         print(f"ciam-register: {problem}", file=sys.stderr)
         return EXIT_FAILED
@@ -104,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"MFA scope:         {result.mfa_scope}")
     secret_note = "a new client secret" if result.client_secret else "the existing client secret"
     print(f"Wrote {args.env_file} (with {secret_note}; it is not shown here).")
+    api_note = "a new client secret" if result.api_client_secret else "the existing client secret"
+    print(f"API client id:     {result.mfa_app_id} (auth context {result.auth_context})")
+    print(f"Wrote {api_env_file} (with {api_note}; it is not shown here).")
     return EXIT_OK
 
 

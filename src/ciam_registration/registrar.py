@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ciam_registration import app_definitions as defs
-from ciam_registration.errors import GraphRequestError, RegistrationConflictError, RegistrationError
+from ciam_registration.errors import (
+    GraphNotFoundError,
+    GraphRequestError,
+    RegistrationConflictError,
+    RegistrationError,
+)
 from ciam_registration.graph_client import GraphClient
 
 logger = logging.getLogger(__name__)
@@ -38,6 +43,8 @@ class RegistrationSettings:
     policy_name: str = ""
     rotate_secret: bool = False
     secret_lifetime_days: int = 180
+    # The authentication context the API can require, with a policy that makes it mean "MFA done".
+    auth_context: str = defs.AUTH_CONTEXT_ID
 
     @property
     def web_app_display_name(self) -> str:
@@ -46,6 +53,10 @@ class RegistrationSettings:
     @property
     def mfa_policy_name(self) -> str:
         return self.policy_name or f"Require MFA for {self.mfa_app_name}"
+
+    @property
+    def context_policy_name(self) -> str:
+        return f"Require MFA for authentication context {self.auth_context}"
 
 
 @dataclass
@@ -57,6 +68,22 @@ class RegistrationResult:
     # Set only when this run created a secret; the caller writes it to .env and nowhere else.
     client_secret: str | None = field(default=None, repr=False)
     changes: list[str] = field(default_factory=list)
+    # The mfa-app API's secret, likewise only when this run created one (written to the API's env file).
+    api_client_secret: str | None = field(default=None, repr=False)
+    auth_context: str = defs.AUTH_CONTEXT_ID
+    context_policy_id: str = ""
+
+    def api_env_values(self) -> dict[str, str]:
+        """The API's own settings (ciam_api's names); AUTHORITY, TENANT_ID and GRAPH_ENDPOINT are the
+        tenant's, as for the web app."""
+        values = {
+            "API_CLIENT_ID": self.mfa_app_id,
+            "ALLOWED_CLIENT_APPS": self.web_app_id,
+            "REQUIRED_AUTH_CONTEXT": self.auth_context,
+        }
+        if self.api_client_secret is not None:
+            values["API_CLIENT_SECRET"] = self.api_client_secret
+        return values
 
     def env_values(self, settings: RegistrationSettings) -> dict[str, str]:
         values = {
@@ -94,17 +121,26 @@ class Registrar:
 
     # --- the whole run ------------------------------------------------------------------------
 
-    def register(self, existing_env: dict[str, str]) -> RegistrationResult:
-        """Bring the tenant to the wanted state; ``existing_env`` is the current .env (may be empty)."""
-        mfa_app = self.ensure_mfa_app(existing_env.get("MFA_SCOPE"))
+    def register(
+        self, existing_env: dict[str, str], existing_api_env: dict[str, str] | None = None
+    ) -> RegistrationResult:
+        """Bring the tenant to the wanted state; ``existing_env`` is the current .env and
+        ``existing_api_env`` the API's env file (either may be empty)."""
+        api_env = existing_api_env or {}
+        mfa_app, mfa_app_created = self.ensure_mfa_app(existing_env.get("MFA_SCOPE") or _scope_of(api_env))
         mfa_principal = self.ensure_service_principal(mfa_app)
         web_app, web_app_created = self.ensure_web_app(mfa_app, existing_env.get("CLIENT_ID"))
         web_principal = self.ensure_service_principal(web_app)
         secret = self.ensure_client_secret(web_app, web_app_created, existing_env)
+        api_secret = self.ensure_api_secret(mfa_app, mfa_app_created, api_env)
         graph_principal = self.find_graph_service_principal()
         self.ensure_tenant_wide_grant(web_principal, graph_principal, list(defs.WEB_APP_GRAPH_SCOPES))
         self.ensure_tenant_wide_grant(web_principal, mfa_principal, [defs.MFA_SCOPE_VALUE])
+        # The API's own Graph permission for on-behalf-of: only an admin can consent to it.
+        self.ensure_tenant_wide_grant(mfa_principal, graph_principal, list(defs.MFA_APP_GRAPH_SCOPES))
         policy = self.ensure_mfa_policy(mfa_app)
+        self.ensure_auth_context(self.settings.auth_context)
+        context_policy = self.ensure_context_policy(self.settings.auth_context)
         return RegistrationResult(
             web_app_id=web_app["appId"],
             mfa_app_id=mfa_app["appId"],
@@ -112,6 +148,9 @@ class Registrar:
             policy_id=policy["id"],
             client_secret=secret,
             changes=list(self.changes),
+            api_client_secret=api_secret,
+            auth_context=self.settings.auth_context,
+            context_policy_id=context_policy["id"],
         )
 
     # --- applications -------------------------------------------------------------------------
@@ -128,7 +167,7 @@ class Registrar:
     def _reload(self, application: dict[str, Any]) -> dict[str, Any]:
         return self.graph.get(f"applications/{application['id']}", permission=APPLICATIONS)
 
-    def ensure_mfa_app(self, mfa_scope_in_env: str | None) -> dict[str, Any]:
+    def ensure_mfa_app(self, mfa_scope_in_env: str | None) -> tuple[dict[str, Any], bool]:
         name = self.settings.mfa_app_name
         application = None
         # The .env names the mfa-app by its identifier URI; that finds it even if it was renamed.
@@ -137,6 +176,7 @@ class Registrar:
             application = self._only_application(defs.filter_identifier_uri(uri), f"identifier URI {uri}")
         if application is None:
             application = self._only_application(defs.filter_display_name(name), f"the name '{name}'")
+        created = application is None
         if application is None:
             application = self.graph.post("applications", defs.new_mfa_app_body(name), permission=APPLICATIONS)
             self._changed(f"created application '{name}' (appId {application['appId']})")
@@ -145,7 +185,7 @@ class Registrar:
             self.graph.patch(f"applications/{application['id']}", changes, permission=APPLICATIONS)
             self._changed(f"updated application '{name}': {', '.join(sorted(changes))}")
             application = self._reload(application)
-        return application
+        return application, created
 
     def find_web_app(self, client_id_in_env: str | None) -> dict[str, Any] | None:
         """The web app registration: by the .env's CLIENT_ID first (it finds the app whatever its name),
@@ -216,15 +256,29 @@ class Registrar:
         )
         if env_has_credential and not web_app_created and not self.settings.rotate_secret:
             return None
+        return self._add_secret(web_app)
+
+    def ensure_api_secret(self, mfa_app: dict[str, Any], created: bool, existing_api_env: dict[str, str]) -> str | None:
+        """The mfa-app API's credential for on-behalf-of, by the same rule as the web app's: a new
+        secret unless the API's env file holds one for this app (or a certificate)."""
+        same_app = existing_api_env.get("API_CLIENT_ID") == mfa_app["appId"]
+        has_credential = same_app and bool(
+            existing_api_env.get("API_CLIENT_SECRET") or existing_api_env.get("API_CLIENT_CERTIFICATE_PATH")
+        )
+        if has_credential and not created and not self.settings.rotate_secret:
+            return None
+        return self._add_secret(mfa_app)
+
+    def _add_secret(self, application: dict[str, Any]) -> str:
         end = self._now() + dt.timedelta(days=self.settings.secret_lifetime_days)
         body = defs.password_body(
             f"ciam-register {self._now():%Y-%m-%d}", end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         )
-        credential = self.graph.post(f"applications/{web_app['id']}/addPassword", body, permission=APPLICATIONS)
+        credential = self.graph.post(f"applications/{application['id']}/addPassword", body, permission=APPLICATIONS)
         secret = credential.get("secretText")
         if not secret:
             raise RegistrationError("Graph created a client secret but did not return its text; run again.")
-        self._changed(f"added a client secret to '{web_app['displayName']}' (hint {credential.get('hint', '?')}…)")
+        self._changed(f"added a client secret to '{application['displayName']}' (hint {credential.get('hint', '?')}…)")
         return secret
 
     # --- service principals and consent -------------------------------------------------------
@@ -284,6 +338,42 @@ class Registrar:
 
     # --- conditional access -----------------------------------------------------------------
 
+    def ensure_auth_context(self, context_id: str) -> dict[str, Any]:
+        """The authentication context (create or update by id, Graph's authenticationContextClassReference);
+        an existing one keeps its names, and is only published (isAvailable) if it was not."""
+        path = f"identity/conditionalAccess/authenticationContextClassReferences/{context_id}"
+        try:
+            context = self.graph.get(path, permission=POLICIES)
+        except GraphNotFoundError:
+            self.graph.patch(path, defs.auth_context_body(context_id), permission=POLICIES)
+            self._changed(f"created the authentication context {context_id}")
+            return self.graph.get(path, permission=POLICIES)
+        if not context.get("isAvailable"):
+            self.graph.patch(path, {"isAvailable": True}, permission=POLICIES)
+            self._changed(f"published the authentication context {context_id} to apps (isAvailable)")
+        return context
+
+    def ensure_context_policy(self, context_id: str) -> dict[str, Any]:
+        """A policy requiring MFA for the context: any that does (whatever its name) is kept as it is."""
+        policies = self.graph.list("identity/conditionalAccess/policies", permission=POLICIES)
+        for policy in policies:
+            if defs.policy_requires_mfa_for_context(policy, context_id):
+                if policy.get("state") != "enabled":
+                    self._report(f"note: the conditional access policy '{policy.get('displayName')}' is "
+                                 f"{policy.get('state')}")
+                return policy
+        name = self.settings.context_policy_name
+        if any(policy.get("displayName") == name for policy in policies):
+            raise RegistrationConflictError(
+                f"The conditional access policy '{name}' exists but does not require MFA for the authentication "
+                f"context {context_id}; fix it in the admin center or delete it, then run again."
+            )
+        policy = self.graph.post(
+            "identity/conditionalAccess/policies", defs.context_policy_body(name, context_id), permission=POLICIES
+        )
+        self._changed(f"created the conditional access policy '{name}'")
+        return policy
+
     def ensure_mfa_policy(self, mfa_app: dict[str, Any]) -> dict[str, Any]:
         name = self.settings.mfa_policy_name
         policies = self.graph.list("identity/conditionalAccess/policies", permission=POLICIES)
@@ -308,3 +398,9 @@ class Registrar:
         )
         self._changed(f"created the conditional access policy '{name}'")
         return policy
+
+
+def _scope_of(api_env: dict[str, str]) -> str | None:
+    """The mfa-app's scope as the API's env file names the app (its client id)."""
+    app_id = api_env.get("API_CLIENT_ID")
+    return f"{defs.identifier_uri(app_id)}/{defs.MFA_SCOPE_VALUE}" if app_id else None

@@ -210,8 +210,8 @@ def test_seed_grants_what_the_web_app_needs_like_ciam_register(tmp_path: Path) -
         graph_principal = first_party_service_principal_id(first.tenant_id, GRAPH_APP_ID)
 
         def grants() -> dict[str, list[str]]:
-            found = directory.list_grants(first.tenant_id)
-            assert all(g.client_id == web.id and g.consent_type == "AllPrincipals" for g in found)
+            found = [g for g in directory.list_grants(first.tenant_id) if g.client_id == web.id]
+            assert all(g.consent_type == "AllPrincipals" for g in found)
             return {g.resource_id: g.scope.split() for g in found}
 
         wanted = {
@@ -220,11 +220,19 @@ def test_seed_grants_what_the_web_app_needs_like_ciam_register(tmp_path: Path) -
         }
         assert grants() == wanted
         # An instance whose grant lost a scope gets it back, and seeding again makes no second grant.
-        (graph_grant,) = [g for g in directory.list_grants(first.tenant_id) if g.resource_id == graph_principal]
+        (graph_grant,) = [
+            g
+            for g in directory.list_grants(first.tenant_id)
+            if g.resource_id == graph_principal and g.client_id == web.id
+        ]
         directory.update_grant_scope(graph_grant.id, "openid User.Read")
         seed(tmp_path)
         assert sorted(grants()[graph_principal]) == sorted(wanted[graph_principal])
-        assert len(directory.list_grants(first.tenant_id)) == 2
+        # The mfa-app API's own grant on Graph, for on-behalf-of: User.ReadWrite and the sign-in scopes.
+        (api_grant,) = [g for g in directory.list_grants(first.tenant_id) if g.client_id == mfa.id]
+        assert (api_grant.resource_id, api_grant.consent_type) == (graph_principal, "AllPrincipals")
+        assert api_grant.scope.split() == ["openid", "profile", "offline_access", "User.ReadWrite"]
+        assert len(directory.list_grants(first.tenant_id)) == 3
         assert len(directory.list_service_principals(first.tenant_id)) == 2
     finally:
         emulator.store.close_thread_connection()

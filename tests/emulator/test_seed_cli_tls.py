@@ -14,7 +14,7 @@ import requests
 from dotenv import dotenv_values
 
 from ciam_emulator.cli import main
-from ciam_emulator.seed import seed, write_env_file
+from ciam_emulator.seed import seed, write_api_env_file, write_env_file
 from ciam_emulator.tls import ensure_tls
 
 from .conftest import trusted_session
@@ -53,6 +53,44 @@ def test_write_env_file_keeps_other_lines(tmp_path: Path) -> None:
     write_env_file(env, seed(tmp_path / "instance"), "https://127.0.0.1:8443", tmp_path / "ca.pem")
     assert dotenv_values(env)["CLIENT_SECRET"] == result.client_secret
     assert env.read_text().count("CLIENT_ID=") == 1
+
+
+def test_the_api_gets_a_secret_once_and_its_own_env_file(tmp_path: Path) -> None:
+    """The mfa-app API's settings (the names of ciam_api's Settings) go to a second env file."""
+    result = seed(tmp_path / "instance")
+    assert result.api_client_secret and result.api_client_secret != result.client_secret
+    assert seed(tmp_path / "instance").api_client_secret is None  # kept, not rotated
+    api_env = tmp_path / "api.env"
+    api_env.write_text("LOG_LEVEL=debug\n")
+    write_api_env_file(api_env, result, "https://127.0.0.1:8443", tmp_path / "ca.pem")
+    values = dotenv_values(api_env)
+    assert values == {
+        "LOG_LEVEL": "debug",
+        "API_CLIENT_ID": result.mfa_app_id,
+        "API_CLIENT_SECRET": result.api_client_secret,
+        "TENANT_ID": result.tenant_id,
+        "AUTHORITY": f"https://127.0.0.1:8443/{result.tenant_id}/",
+        "ALLOWED_CLIENT_APPS": result.client_id,
+        "REQUIRED_AUTH_CONTEXT": "c1",
+        "GRAPH_ENDPOINT": "https://127.0.0.1:8443/v1.0",
+        "CA_BUNDLE": str((tmp_path / "ca.pem").resolve()),
+    }
+    assert oct(api_env.stat().st_mode & 0o777) == "0o600"
+    rotated = seed(tmp_path / "instance", rotate_api_secret=True)
+    assert rotated.api_client_secret and rotated.api_client_secret != result.api_client_secret
+
+
+def test_cli_seed_writes_the_api_env_file_when_asked(tmp_path: Path) -> None:
+    env, api_env = tmp_path / ".env", tmp_path / "api.env"
+    args = ["seed", "--instance-dir", str(tmp_path / "i"), "--env-file", str(env), "--api-env-file", str(api_env)]
+    assert main(args) == 0
+    first = api_env.read_text()
+    assert "API_CLIENT_SECRET=" in first and "REQUIRED_AUTH_CONTEXT=c1" in first
+    assert main(args) == 0  # keeps the secret it already wrote
+    assert api_env.read_text() == first
+    api_env.write_text("")  # an API env file without a secret gets a new one
+    assert main(args) == 0
+    assert dotenv_values(api_env)["API_CLIENT_SECRET"]
 
 
 def test_tls_files_are_reused(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_new_mfa_app_exposes_user_mfa_with_v2_tokens():
 
 
 def test_a_created_mfa_app_only_needs_its_identifier_uri():
-    created = _mfa_app(requestedAccessTokenVersion=2, oauth2PermissionScopes=[defs.mfa_scope_definition("s1")])
+    body = defs.new_mfa_app_body("mfa-app")
+    created = {**_mfa_app(**body["api"]), **{k: body[k] for k in ("requiredResourceAccess", "optionalClaims")}}
     assert defs.mfa_app_changes(created) == {"identifierUris": [f"api://{MFA_APP_ID}"]}
     created["identifierUris"] = [f"api://{MFA_APP_ID}"]
     assert defs.mfa_app_changes(created) == {}
@@ -122,3 +123,26 @@ def test_the_web_app_is_named_for_customers_and_an_old_name_is_changed():
     old["optionalClaims"] = defs.merge_optional_claims(None)
     assert defs.web_app_changes(old, uris, access, display_name="Contoso") == {"displayName": "Contoso"}
     assert defs.web_app_changes(old, uris, access) == {}  # no wanted name: the name is not touched
+
+
+def test_an_older_mfa_app_gains_its_graph_permission_and_xms_cc_keeping_what_it_had():
+    """The API edits the profile on behalf of the customer (Graph User.ReadWrite) and its tokens carry
+    the client's capabilities (optional claim xms_cc)."""
+    app = _mfa_app(requestedAccessTokenVersion=2, oauth2PermissionScopes=[defs.mfa_scope_definition("s1")])
+    app["identifierUris"] = [f"api://{MFA_APP_ID}"]
+    app["optionalClaims"] = {"idToken": [{"name": "auth_time"}], "accessToken": [], "saml2Token": []}
+    changes = defs.mfa_app_changes(app)
+    (graph,) = changes["requiredResourceAccess"]
+    assert graph["resourceAppId"] == defs.GRAPH_APP_ID
+    assert {"id": defs.GRAPH_SCOPE_IDS["User.ReadWrite"], "type": "Scope"} in graph["resourceAccess"]
+    assert [c["name"] for c in changes["optionalClaims"]["accessToken"]] == ["xms_cc"]
+    assert changes["optionalClaims"]["idToken"] == [{"name": "auth_time"}]
+    app.update(changes)
+    assert defs.mfa_app_changes(app) == {}
+
+
+def test_the_context_policy_requires_mfa_for_that_context_only():
+    body = defs.context_policy_body("p", "c3")
+    assert defs.policy_requires_mfa_for_context(body, "c3")
+    assert not defs.policy_requires_mfa_for_context(body, "c1")
+    assert not defs.policy_requires_mfa_for(body, "c3")

@@ -1,5 +1,6 @@
 """Microsoft Graph's admin endpoints used to register apps: /applications, /servicePrincipals,
-/oauth2PermissionGrants and /identity/conditionalAccess/policies (logic in graph_admin.py)."""
+/oauth2PermissionGrants, /identity/conditionalAccess/policies and
+/identity/conditionalAccess/authenticationContextClassReferences (logic in graph_admin.py)."""
 
 from __future__ import annotations
 
@@ -151,3 +152,45 @@ def conditional_access_policies() -> Response:
         return {"@odata.context": context, **created}, 201
 
     return _handle("/identity/conditionalAccess/policies", work)
+
+
+@blueprint.delete("/identity/conditionalAccess/policies/<policy_id>")
+def conditional_access_policy(policy_id: str) -> Response:
+    def work(tenant: Tenant, claims: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        graph_admin.require(claims, all_of=graph_admin.WRITE_POLICIES_ALL_OF)
+        graph_admin.delete_policy(emulator(), tenant, policy_id)
+        return None, 204
+
+    return _handle("/identity/conditionalAccess/policies/{id}", work)
+
+
+_CONTEXTS = "identity/conditionalAccess/authenticationContextClassReferences"
+
+
+@blueprint.get(f"/{_CONTEXTS}")
+def authentication_contexts() -> Response:
+    def work(tenant: Tenant, claims: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        graph_admin.require(claims, any_of=graph_admin.READ_CONTEXTS)
+        found = graph_admin.list_auth_contexts(emulator(), tenant, request.args.get("$filter"))
+        return graph_admin.collection(_CONTEXTS, found), 200
+
+    return _handle(f"/{_CONTEXTS}", work)
+
+
+@blueprint.route(f"/{_CONTEXTS}/<context_id>", methods=["GET", "PATCH"])
+def authentication_context(context_id: str) -> Response:
+    def work(tenant: Tenant, claims: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        emu = emulator()
+        context_url = f"{graph_admin.GRAPH_CONTEXT}#{_CONTEXTS}/$entity"
+        if request.method == "GET":
+            graph_admin.require(claims, any_of=graph_admin.READ_CONTEXTS)
+            return {"@odata.context": context_url, **graph_admin.get_auth_context(emu, tenant, context_id)}, 200
+        graph_admin.require(claims, any_of=graph_admin.WRITE_CONTEXTS)
+        created = graph_admin.upsert_auth_context(emu, tenant, context_id, _json_body())
+        # UNSURE: Graph's page calls this "create or update" without showing the created case's answer;
+        # the emulator answers 201 with the object when it created one and 204 when it updated one.
+        if created:
+            return {"@odata.context": context_url, **graph_admin.get_auth_context(emu, tenant, context_id)}, 201
+        return None, 204
+
+    return _handle(f"/{_CONTEXTS}/{{id}}", work)

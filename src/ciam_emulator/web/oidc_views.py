@@ -13,7 +13,7 @@ from ciam_emulator import authorize as authz
 from ciam_emulator import logout as sign_out
 from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.store import sha256_hex
-from ciam_emulator.token_endpoint import handle_token_request
+from ciam_emulator.token_endpoint import JWT_BEARER_GRANT, handle_token_request
 from ciam_emulator.tokens import v2_issuer
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
@@ -127,6 +127,8 @@ def token(tenant: str) -> Response:
     grant_type = request.form.get("grant_type", "")
     if grant_type in ("authorization_code", "refresh_token"):
         emu.controls.count(f"token:{grant_type}")
+    elif grant_type == JWT_BEARER_GRANT:
+        emu.controls.count("token:on_behalf_of")
     found = resolve_tenant(tenant)
     fault = emu.controls.next_token_fault()
     if fault is not None:
