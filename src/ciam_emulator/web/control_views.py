@@ -196,6 +196,11 @@ ADMIN_SCOPES = (
     "DelegatedPermissionGrant.ReadWrite.All",
     "Policy.Read.All",
     "Policy.ReadWrite.ConditionalAccess",
+    # User flows, their custom attributes, and email one-time passcode in the authentication methods
+    # policy (each Graph reference page's least privileged delegated permission).
+    "EventListener.ReadWrite.All",
+    "IdentityUserFlow.ReadWrite.All",
+    "Policy.ReadWrite.AuthenticationMethod",
 )
 
 
