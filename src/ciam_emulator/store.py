@@ -919,6 +919,10 @@ class Store:
         ).rowcount
         return locked == 1
 
+    def expire_one_time_codes_for_tests(self, now: float) -> None:
+        """Make every outstanding one-time code expired (tests of expiry)."""
+        self._execute("UPDATE one_time_codes SET expires_at = ? WHERE consumed = 0", (now - 1,))
+
     def end_mfa_lockout_for_tests(self, user_id: str, now: float) -> None:
         """Make a running MFA lockout end now (tests of what happens after it)."""
         self._execute(

@@ -159,6 +159,16 @@ def id_token_claims(
     return claims
 
 
+def mapped_extension_claims(extension_values: dict[str, Any], optional_claims: frozenset[str]) -> dict[str, Any]:
+    """Custom attributes reach the ID token only when the app's registration maps them (user
+    attributes doc: Attributes & Claims, source "Directory schema extension"). The emulator reads that
+    mapping from optionalClaims.idToken, as Entra's optional-claims doc configures directory
+    extensions. UNSURE: the claim's name in an external tenant's token (notes §13); the emulator uses
+    the extension name."""
+    wanted = {name.lower(): name for name in optional_claims if name.lower().startswith("extension_")}
+    return {wanted[name.lower()]: value for name, value in extension_values.items() if name.lower() in wanted}
+
+
 def graph_access_token_claims(ctx: TokenContext, scopes: ScopeRequest, *, app_display_name: str) -> dict[str, Any]:
     """A v1.0 access token for Microsoft Graph, as Entra issues them to any client."""
     amr = ["pwd"] + (["mfa"] if ctx.session and ctx.session.mfa_time else [])
