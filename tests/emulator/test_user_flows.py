@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import jwt
 import pytest
+
+from tests.support.user_flows import custom_attribute, flow_body, linked_flow, text_input
 
 from .conftest import Callback, GraphAdmin, LiveEmulator, Page, ScriptedBrowser
 from .test_graph_logout_signup import _authorize_url, field_errors
@@ -24,51 +25,6 @@ NEW_PASSWORD = "N3w-Passw0rd!!"  # noqa: S105 - test-only
 @pytest.fixture
 def graph(emulator: LiveEmulator) -> GraphAdmin:
     return GraphAdmin(emulator)
-
-
-def custom_attribute(graph: GraphAdmin, name: str, data_type: str = "string") -> str:
-    """The id of the tenant's custom attribute ``name`` (created if missing)."""
-    found = graph.ok("GET", "identity/userFlowAttributes", **{"$filter": f"displayName eq '{name}'"})["value"]
-    if found:
-        return found[0]["id"]
-    body = {"displayName": name, "description": f"The customer's {name}", "dataType": data_type}
-    return graph.ok("POST", "identity/userFlowAttributes", body)["id"]
-
-
-def flow_body(method: str, inputs: list[dict[str, Any]], name: str | None = None) -> dict[str, Any]:
-    attributes = [{"id": "email"}, *({"id": item["attribute"]} for item in inputs)]
-    return {
-        "@odata.type": "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow",
-        "displayName": name or f"flow-{secrets.token_hex(4)}",
-        "onAuthenticationMethodLoadStart": {
-            "@odata.type": "#microsoft.graph.onAuthenticationMethodLoadStartExternalUsersSelfServiceSignUp",
-            "identityProviders": [{"id": method}],
-        },
-        "onAttributeCollection": {
-            "@odata.type": "#microsoft.graph.onAttributeCollectionExternalUsersSelfServiceSignUp",
-            "attributes": attributes,
-            "attributeCollectionPage": {"views": [{"inputs": inputs}]},
-        },
-    }
-
-
-def text_input(attribute: str, label: str, *, required: bool = False, regex: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"attribute": attribute, "label": label, "inputType": "text", "required": required}
-    if regex:
-        item["validationRegEx"] = regex
-    return item
-
-
-@contextmanager
-def linked_flow(graph: GraphAdmin, app_id: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """A flow linked to ``app_id`` for the duration (deleting it unlinks the app)."""
-    flow = graph.ok("POST", FLOWS, body)
-    link = {"@odata.type": "#microsoft.graph.authenticationConditionApplication", "appId": app_id}
-    graph.ok("POST", f"{FLOWS}/{flow['id']}/conditions/applications/includeApplications", link)
-    try:
-        yield flow
-    finally:
-        graph.ok("DELETE", f"{FLOWS}/{flow['id']}")
 
 
 def graph_error(response: Any, status: int) -> str:

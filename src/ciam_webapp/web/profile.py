@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from ciam_core.customer_profile import LABELS, Changes, changes_between, language_name, refused_fields_message
 
+from ..claims import custom_attributes
 from ..graph import (
     GraphBadRequest,
     GraphClaimsChallenge,
@@ -69,8 +70,13 @@ def view() -> RenderResult:
     profile = _load_profile(url_for("profile.view"))
     if not isinstance(profile, Profile):
         return profile
+    user = sign_in_session().user()
     return render_template(
-        "profile.html", profile=profile, email=_sign_in_email() or profile["mail"], language_name=language_name
+        "profile.html",
+        profile=profile,
+        email=_sign_in_email() or profile["mail"],
+        language_name=language_name,
+        custom_attributes=custom_attributes(user.claims if user else {}),
     )
 
 
