@@ -470,3 +470,28 @@ def test_stay_signed_in_keeps_the_tenant_cookie_only_when_asked(emulator, keep_s
     assert cookie.startswith("ciam_emulator_sso=")
     assert ("Max-Age=" in cookie) is persistent
     assert isinstance(person._follow(response), Callback)
+
+
+def test_overlapping_submissions_of_one_reset_code_let_exactly_one_through(emulator):
+    """Eight browsers' worth of the same right code at once (HTTPS, threaded server): single use holds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    email = f"reset-race-{secrets.token_hex(4)}@contoso.example"
+    emulator.new_user(email, PASSWORD)
+    person, code_page = reset_pages(emulator, email)
+    code = emulator.latest_code(email, "password_reset")
+    form = code_page.form("/login/reset/code")
+    target = requests_join(code_page.url, form["action"])
+    request_id = form.find("input", attrs={"name": "req"})["value"]
+
+    def submit(_: int) -> int:
+        session = ScriptedBrowser(emulator).http
+        session.cookies.update(person.http.cookies)
+        answer = session.post(
+            target, data={"req": request_id, "code": code, "action": "verify"}, allow_redirects=False, timeout=10
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(submit, range(8)))
+    assert statuses == [303] + [400] * 7
