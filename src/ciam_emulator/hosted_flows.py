@@ -16,6 +16,9 @@ PURPOSE_SIGNUP = "signup"
 PURPOSE_MFA = "mfa"
 PURPOSE_RESET = "password_reset"
 PURPOSE_SIGN_IN = "signin"
+PURPOSE_MFA_SMS = "mfa_sms"
+# A phone number in E.164 form (+, country code, up to 15 digits), what Entra's SMS method registers.
+PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
 _CODE_MESSAGES = {
     OneTimeCodeResult.WRONG: "That code is incorrect. Try again.",
@@ -223,9 +226,7 @@ def finish_otp_sign_in(emulator: Emulator, auth_request: AuthRequest, code: str)
 
 # --- self-service password reset ---------------------------------------------------------------------------
 
-RESET_UNAVAILABLE = (
-    "Password reset isn't available for this application. Contact the organization that runs it."
-)
+RESET_UNAVAILABLE = "Password reset isn't available for this application. Contact the organization that runs it."
 
 
 def password_reset_available(emulator: Emulator, auth_request: AuthRequest) -> bool:
@@ -298,3 +299,44 @@ def verify_mfa_code(emulator: Emulator, auth_request: AuthRequest, session: SsoS
         raise FlowError(_CODE_MESSAGES[result])
     emulator.store.set_mfa_email_confirmed(user.id)
     emulator.store.record_mfa(session.id, emulator.now())
+
+
+# --- SMS as the MFA method (for one-time-code flows, where email is the first factor) -------------------
+
+
+def register_mfa_phone(emulator: Emulator, auth_request: AuthRequest, user: User, phone: str) -> None:
+    """Register the phone for SMS MFA and text it a code."""
+    cleaned = re.sub(r"[\s().-]", "", phone)
+    if not PHONE_PATTERN.match(cleaned):
+        raise FormErrors({"phone": "Enter a phone number with its country code, such as +44 7700 900123."})
+    emulator.store.set_mfa_phone(user.id, cleaned)
+    send_sms_code(emulator, auth_request, emulator.store.get_user(user.id) or user)
+
+
+def send_sms_code(emulator: Emulator, auth_request: AuthRequest, user: User) -> None:
+    """'Text' an MFA code: it lands in the outbox, addressed to the phone. SMS is a paid add-on for
+    external tenants; the emulator has no bill."""
+    if mfa_locked_out(emulator, user):
+        raise locked_out()
+    phone = user.mfa_phone or ""
+    tenant = emulator.store.get_tenant(auth_request.tenant_id)
+    code = emulator.store.issue_one_time_code(auth_request.id, PURPOSE_MFA_SMS, phone, emulator.now())
+    subject = f"{tenant.display_name} verification code (text message)"
+    emulator.store.add_outbox_message(tenant.id, phone, PURPOSE_MFA_SMS, code, subject, emulator.now())
+
+
+def verify_sms_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSession, user: User, code: str) -> None:
+    if _code_problem(code):
+        raise FormErrors({"code": "Enter the code we texted to your phone."})
+    result = emulator.store.check_one_time_code(
+        auth_request.id, PURPOSE_MFA_SMS, user.mfa_phone or "", code, emulator.now(), user_id=user.id
+    )
+    if result == OneTimeCodeResult.LOCKED_OUT:
+        raise locked_out()
+    if result != OneTimeCodeResult.OK:
+        raise FormErrors({"code": _CODE_MESSAGES[result]})
+    emulator.store.record_mfa(session.id, emulator.now())
+
+
+def masked_phone(phone: str | None) -> str:
+    return f"{phone[:3]}{'•' * (len(phone) - 5)}{phone[-2:]}" if phone and len(phone) > 5 else ""

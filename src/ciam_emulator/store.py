@@ -248,6 +248,7 @@ _ADDED_COLUMNS = (
     ("auth_requests", "reset_email", "TEXT"),
     ("auth_requests", "reset_verified", "INTEGER NOT NULL DEFAULT 0"),
     ("auth_requests", "otp_email", "TEXT"),
+    ("users", "mfa_phone", "TEXT"),
 )
 
 
@@ -313,6 +314,8 @@ class User:
     # Wrong MFA codes since the last right one or lockout, and the end of an MFA lockout.
     failed_mfa_codes: int = 0
     mfa_locked_until: float = 0.0
+    # The phone registered for SMS as the MFA method (an authentication method, not mobilePhone).
+    mfa_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -444,7 +447,7 @@ _USER_COLUMNS = (
     "id, tenant_id, email, display_name, given_name, surname, mail, job_title, mobile_phone, "
     "office_location, preferred_language, business_phones, city, country, postal_code, state, street_address, "
     "mfa_email_confirmed, failed_sign_ins, locked_until, refresh_tokens_valid_after, password_salt, password_hash, "
-    "failed_mfa_codes, mfa_locked_until"
+    "failed_mfa_codes, mfa_locked_until, mfa_phone"
 )
 
 # Graph property name -> users column, for the profile fields PATCH /me may change.
@@ -718,6 +721,9 @@ class Store:
 
     def record_successful_sign_in(self, user_id: str) -> None:
         self._execute("UPDATE users SET failed_sign_ins = 0, locked_until = 0 WHERE id = ?", (user_id,))
+
+    def set_mfa_phone(self, user_id: str, phone: str) -> None:
+        self._execute("UPDATE users SET mfa_phone = ? WHERE id = ?", (phone, user_id))
 
     def set_mfa_email_confirmed(self, user_id: str) -> None:
         self._execute("UPDATE users SET mfa_email_confirmed = 1 WHERE id = ?", (user_id,))
@@ -1323,6 +1329,7 @@ def _user(row: sqlite3.Row) -> User:
         password_hash=row["password_hash"],
         failed_mfa_codes=row["failed_mfa_codes"],
         mfa_locked_until=row["mfa_locked_until"],
+        mfa_phone=row["mfa_phone"],
     )
 
 

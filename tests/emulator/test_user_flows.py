@@ -495,3 +495,29 @@ def test_overlapping_submissions_of_one_reset_code_let_exactly_one_through(emula
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = sorted(pool.map(submit, range(8)))
     assert statuses == [303] + [400] * 7
+
+
+def test_one_time_code_customers_get_sms_not_email_as_their_mfa_method(emulator, graph):
+    """Email OTP cannot be both the first factor and the MFA method: the tenant texts the MFA code."""
+    email = f"otp-mfa-{secrets.token_hex(4)}@contoso.example"
+    emulator.new_user(email)
+    mfa_scope = f"openid profile offline_access api://{emulator.seeded.mfa_app_id}/User.MFA"
+    with linked_flow(graph, emulator.seeded.client_id, flow_body("EmailOtpSignup-OAUTH", [])):
+        person = ScriptedBrowser(emulator)
+        page = person.submit(person.open(_authorize_url(emulator, mfa_scope)), "/login/otp", {"email": email})
+        phone_page = person.submit(page, "/login/otp/code", {"code": emulator.latest_code(email, "signin")})
+        assert isinstance(phone_page, Page) and phone_page.url.split("?")[0].endswith("/login/mfa/sms")
+        bad = person.submit(phone_page, "/login/mfa/sms", {"phone": "07700 900123"})
+        assert bad.status == 400 and "country code" in field_errors(bad)["phone"]
+        assert bad.soup.find("input", attrs={"name": "phone"})["value"] == "07700 900123"
+        code_page = person.submit(bad, "/login/mfa/sms", {"phone": "+44 7700 900123"})
+        assert isinstance(code_page, Page) and "/login/mfa/sms/code" in code_page.url
+        assert "+44" in code_page.soup.find("strong").text and "900123" not in code_page.soup.find("strong").text
+        wrong = person.submit(code_page, "/login/mfa/sms/code", {"code": "1", "action": "verify"})
+        assert field_errors(wrong) == {"code": "That code is incorrect. Try again."}
+        sms = emulator.latest_code("+447700900123", "mfa_sms")
+        callback = person.submit(wrong, "/login/mfa/sms/code", {"code": sms, "action": "verify"})
+        assert isinstance(callback, Callback) and "code" in callback.params
+    http = ScriptedBrowser(emulator).http
+    to_email = http.get(f"{emulator.base_url}/_emulator/outbox.json", params={"to": email}, timeout=10).json()
+    assert [m["purpose"] for m in to_email] == ["signin"], "no MFA code by email"

@@ -48,8 +48,19 @@ def respond_to_step(auth_request: AuthRequest, step: authz.Step, signed_in: Sign
         with contextlib.suppress(FlowError):
             hosted_flows.send_mfa_code(emu, auth_request, session_user[1])
         response = redirect(url_for("hosted.mfa_code", tenant=tenant, req=auth_request.id), code=302)
+    elif step.kind == "mfa_sms_code":
+        session_user = authz.session_for_request(emu, auth_request)
+        assert session_user is not None
+        with contextlib.suppress(FlowError):  # locked out: the code page says so
+            hosted_flows.send_sms_code(emu, auth_request, session_user[1])
+        response = redirect(url_for("hosted.mfa_sms_code", tenant=tenant, req=auth_request.id), code=302)
     else:
-        endpoint = {"signin": "hosted.sign_in", "signup": "hosted.sign_up", "mfa_confirm": "hosted.mfa_confirm"}
+        endpoint = {
+            "signin": "hosted.sign_in",
+            "signup": "hosted.sign_up",
+            "mfa_confirm": "hosted.mfa_confirm",
+            "mfa_sms_phone": "hosted.mfa_sms_phone",
+        }
         response = redirect(url_for(endpoint[step.kind], tenant=tenant, req=auth_request.id), code=302)
     if signed_in is not None:
         set_sso_cookie(response, signed_in.cookie_value, persistent=False)
@@ -426,6 +437,60 @@ def mfa_code(tenant: str) -> Response:
         context.update(error=str(problem), error_code=problem.code)
         return _page("mfa_code.html", found, auth_request, status=400 if request.method == "POST" else 200, **context)
     return _page("mfa_code.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/mfa/sms", methods=["GET", "POST"])
+def mfa_sms_phone(tenant: str) -> Response:
+    """First SMS MFA for a user: the phone number to text codes to."""
+    found, auth_request = _load(tenant)
+    session_user = authz.session_for_request(emulator(), auth_request)
+    if session_user is None:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    context: dict[str, object] = {"values": {}, "problems": {}, "error": None, "error_code": None}
+    if request.method == "POST":
+        context["values"] = _typed(["phone"])
+        try:
+            hosted_flows.register_mfa_phone(emulator(), auth_request, session_user[1], request.form.get("phone", ""))
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            return _page("mfa_sms_phone.html", found, auth_request, status=400, **context)
+        except FlowError as problem:
+            context.update(error=str(problem), error_code=problem.code)
+            return _page("mfa_sms_phone.html", found, auth_request, status=400, **context)
+        return redirect(url_for("hosted.mfa_sms_code", tenant=found.id, req=auth_request.id), code=303)
+    return _page("mfa_sms_phone.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/mfa/sms/code", methods=["GET", "POST"])
+def mfa_sms_code(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    session_user = authz.session_for_request(emulator(), auth_request)
+    if session_user is None:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    session, user = session_user
+    context: dict[str, object] = {
+        "phone": hosted_flows.masked_phone(user.mfa_phone),
+        "values": {},
+        "problems": {},
+        "error": None,
+        "error_code": None,
+        "notice": None,
+    }
+    try:
+        if request.method == "POST" and request.form.get("action") == "resend":
+            hosted_flows.send_sms_code(emulator(), auth_request, user)
+            context["notice"] = "We texted a new code to your phone."
+        elif request.method == "POST":
+            context["values"] = _typed(["code"])
+            hosted_flows.verify_sms_code(emulator(), auth_request, session, user, request.form.get("code", ""))
+            return _continue(auth_request.id)
+    except FormErrors as problems:
+        context["problems"] = problems.problems
+        return _page("mfa_sms_code.html", found, auth_request, status=400, **context)
+    except FlowError as problem:
+        context.update(error=str(problem), error_code=problem.code)
+        return _page("mfa_sms_code.html", found, auth_request, status=400, **context)
+    return _page("mfa_sms_code.html", found, auth_request, **context)
 
 
 @blueprint.post("/<tenant>/login/cancel")
