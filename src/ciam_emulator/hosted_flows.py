@@ -112,7 +112,13 @@ def send_code(emulator: Emulator, auth_request: AuthRequest, purpose: str, email
     emulator.store.add_outbox_message(tenant.id, email, purpose, code, subject, emulator.now())
 
 
+SIGN_UP_NOT_ALLOWED = "Sign-up isn't available for this application. Sign in with an existing account."
+
+
 def start_sign_up(emulator: Emulator, auth_request: AuthRequest, email: str) -> str:
+    # The flow's onInteractiveAuthFlowStart.isSignUpAllowed (Graph's externalUsersSelfServiceSignUpEventsFlow).
+    if not flow_settings(emulator, auth_request).sign_up_allowed:
+        raise FlowError(SIGN_UP_NOT_ALLOWED)
     email = email.strip()
     if not is_valid_email(email):
         raise FlowError("Enter a valid email address.")
@@ -148,6 +154,8 @@ def finish_sign_up(emulator: Emulator, auth_request: AuthRequest, form: dict[str
     if not email:
         raise FlowError("Start again: enter your email address first.")
     settings = flow_settings(emulator, auth_request)
+    if not settings.sign_up_allowed:
+        raise FlowError(SIGN_UP_NOT_ALLOWED)
     code = form.get("code", "")
     problems: dict[str, str] = {}
     if _code_problem(code):

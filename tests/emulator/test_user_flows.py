@@ -521,3 +521,15 @@ def test_one_time_code_customers_get_sms_not_email_as_their_mfa_method(emulator,
     http = ScriptedBrowser(emulator).http
     to_email = http.get(f"{emulator.base_url}/_emulator/outbox.json", params={"to": email}, timeout=10).json()
     assert [m["purpose"] for m in to_email] == ["signin"], "no MFA code by email"
+
+
+def test_a_flow_without_sign_up_offers_none_and_refuses_one(emulator, graph):
+    body = {**flow_body("EmailPassword-OAUTH", []), "onInteractiveAuthFlowStart": {"isSignUpAllowed": False}}
+    with linked_flow(graph, emulator.seeded.client_id, body):
+        person = ScriptedBrowser(emulator)
+        sign_in_page = person.open(_authorize_url(emulator, SCOPE))
+        assert isinstance(sign_in_page, Page) and sign_in_page.soup.find("a", string="Create one") is None
+        sign_up_page = person.open(_authorize_url(emulator, SCOPE, prompt="create"))
+        assert "Sign-up isn't available" in (sign_up_page.error_text() or "")
+        refused = person.submit(sign_up_page, "/login/signup", {"email": f"no-{secrets.token_hex(3)}@contoso.example"})
+        assert refused.status == 400 and "Sign-up isn't available" in (refused.error_text() or "")

@@ -233,7 +233,10 @@ def sign_up(tenant: str) -> Response:
         except FlowError as problem:
             return _page("signup.html", found, auth_request, status=400, email=email, error=str(problem))
         return redirect(url_for("hosted.sign_up_verify", tenant=found.id, req=auth_request.id), code=303)
-    return _page("signup.html", found, auth_request, email=email, error=None)
+    allowed = hosted_flows.flow_settings(emulator(), auth_request).sign_up_allowed
+    return _page(
+        "signup.html", found, auth_request, email=email, error=None if allowed else hosted_flows.SIGN_UP_NOT_ALLOWED
+    )
 
 
 def _typed(names: list[str]) -> dict[str, str]:
