@@ -222,9 +222,9 @@ def finish_otp_sign_in(emulator: Emulator, auth_request: AuthRequest, code: str)
         raise FlowError("Start again: enter your email address first.")
     if _code_problem(code):
         raise FormErrors({"code": _code_problem(code) or ""})
+    # No password lockout here: smart lockout counts passwords, a code has its own limit, and a
+    # "locked" answer would tell which addresses have accounts.
     user = emulator.store.find_user_by_email(auth_request.tenant_id, email)
-    if user is not None and user.locked_until > emulator.now():
-        raise locked_out()
     result = emulator.store.check_one_time_code(auth_request.id, PURPOSE_SIGN_IN, email, code, emulator.now())
     if result != OneTimeCodeResult.OK or user is None:
         raise FormErrors({"code": _CODE_MESSAGES.get(result, _CODE_MESSAGES[OneTimeCodeResult.WRONG])})
