@@ -123,6 +123,24 @@ def test_one_time_code_sign_up_then_sign_in(page, webapp, tenant, graph, checks)
         page.wait_for_url(webapp.url("/"))
         assert_header_for(page, "Otto Code")
 
+        # Editing the profile needs MFA; email is this customer's first factor, so the code comes by SMS.
+        page.goto(webapp.url("/profile"))
+        page.get_by_role("link", name="Edit profile").click()
+        page.wait_for_url("**/login/mfa/sms?**")
+        page.get_by_label("Phone number").fill("07700 900123")
+        page.get_by_role("button", name="Send code").click()
+        assert "country code" in field_error(page, "Phone number")
+        assert page.get_by_label("Phone number").input_value() == "07700 900123"
+        checks.page(page, "tenant-mfa-sms-phone")
+        page.get_by_label("Phone number").fill("+44 7700 900123")
+        page.get_by_role("button", name="Send code").click()
+        page.wait_for_url("**/login/mfa/sms/code**")
+        checks.page(page, "tenant-mfa-sms-code")
+        page.get_by_label("Code").fill(tenant.latest_code("+447700900123", purpose="mfa_sms"))
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_url(webapp.url("/profile/edit"))
+        assert [m["purpose"] for m in tenant.outbox(email)] == ["signin", "signup"], "no MFA code by email"
+
 
 def test_sign_up_with_a_custom_attribute_shows_it_in_claims_and_on_the_profile(page, webapp, tenant, graph, checks):
     member = custom_attribute(graph, "MembershipNumber")
