@@ -149,6 +149,12 @@ def id_token_claims(
         claims["nonce"] = nonce
     # login_hint and auth_time are optional claims: only when the registration asks for them
     # (optional-claims reference; neither is in the id-token-claims reference's default set).
+    # given_name and family_name: optional ID-token claims (optional-claims reference), from the user's
+    # givenName and surname, which a user flow may collect at sign-up.
+    if "given_name" in optional_claims and ctx.user.given_name:
+        claims["given_name"] = ctx.user.given_name
+    if "family_name" in optional_claims and ctx.user.surname:
+        claims["family_name"] = ctx.user.surname
     if "login_hint" in optional_claims:
         claims["login_hint"] = login_hint_for(ctx.session_id, ctx.user.id)
     # UNSURE: Microsoft's pages do not document max_age. OpenID Connect Core 3.1.2.1 requires

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.support.user_flows import custom_attribute, flow_body, linked_flow, text_input
+from tests.support.user_flows import custom_attribute, flow_body, id_token_claim_mapped, linked_flow, text_input
 
 from .conftest import Callback, GraphAdmin, LiveEmulator, Page, ScriptedBrowser
 from .test_graph_logout_signup import _authorize_url, field_errors
@@ -239,37 +239,34 @@ def test_sign_up_collects_the_flows_attributes_and_maps_custom_ones_into_the_id_
     assert member not in claims
 
 
-def test_a_mapped_custom_attribute_reaches_the_id_token(emulator, browser, graph):
+def test_mapped_attributes_reach_the_id_token(emulator, browser, graph):
+    """A custom attribute reaches the token when the registration maps it (a directory extension in
+    optionalClaims); the built-in given name and surname as the optional claims given_name/family_name."""
     member = custom_attribute(graph, "MembershipNumber")
-    (web_app,) = graph.ok("GET", "applications", **{"$filter": f"appId eq '{emulator.seeded.client_id}'"})["value"]
-    claims_before = web_app["optionalClaims"]
-    mapped = {
-        **claims_before,
-        "idToken": [
-            *claims_before["idToken"],
-            {"name": member, "source": "user", "essential": False, "additionalProperties": []},
-        ],
-    }
     email = f"mapped-{secrets.token_hex(4)}@contoso.example"
-    graph.ok("PATCH", f"applications/{web_app['id']}", {"optionalClaims": mapped})
-    try:
-        with linked_flow(
-            graph,
-            emulator.seeded.client_id,
-            flow_body("EmailPassword-OAUTH", [text_input(member, "Membership number")]),
-        ):
-            page = start_sign_up(browser, emulator, email)
-            fields = {
-                "code": emulator.latest_code(email, "signup"),
-                member: "ZZ000001",
-                "password": PASSWORD,
-                "password_confirmation": PASSWORD,
-                "action": "create",
-            }
-            claims = id_token_of(emulator, browser.submit(page, "/login/signup/verify", fields))
-    finally:
-        graph.ok("PATCH", f"applications/{web_app['id']}", {"optionalClaims": claims_before})
-    assert claims[member] == "ZZ000001"
+    inputs = [
+        text_input(member, "Membership number"),
+        text_input("givenName", "Given name"),
+        text_input("surname", "Surname"),
+    ]
+    with (
+        linked_flow(graph, emulator.seeded.client_id, flow_body("EmailPassword-OAUTH", inputs)),
+        id_token_claim_mapped(graph, emulator.seeded.client_id, member),
+        id_token_claim_mapped(graph, emulator.seeded.client_id, "given_name"),
+        id_token_claim_mapped(graph, emulator.seeded.client_id, "family_name"),
+    ):
+        page = start_sign_up(browser, emulator, email)
+        fields = {
+            "code": emulator.latest_code(email, "signup"),
+            member: "ZZ000001",
+            "given_name": "Zoe",
+            "surname": "Zed",
+            "password": PASSWORD,
+            "password_confirmation": PASSWORD,
+            "action": "create",
+        }
+        claims = id_token_of(emulator, browser.submit(page, "/login/signup/verify", fields))
+    assert (claims[member], claims["given_name"], claims["family_name"]) == ("ZZ000001", "Zoe", "Zed")
 
 
 # --- one-time-passcode sign-up and sign-in -----------------------------------------------------------
