@@ -422,18 +422,22 @@ class Registrar:
         return flow
 
     def ensure_email_one_time_passcode(self) -> None:
-        """Email one-time passcode for all users: password reset needs it, and so does email OTP as the MFA
-        method. With one-time-passcode sign-in, email cannot also be the MFA method (SMS is then)."""
+        """Email one-time passcode for all users: password reset needs it, and it is the customers' MFA
+        method. Not with one-time-code sign-in: email cannot be both the first factor and the MFA
+        method (entra-notes §13), so the tool leaves the method alone and says SMS is the MFA method."""
+        if self.settings.sign_in_method == "email_otp":
+            configuration = self.graph.get(defs.EMAIL_METHOD_PATH, permission=METHODS)
+            state = "enabled" if configuration.get("state") == "enabled" else "not enabled"
+            self._report(
+                f"note: customers sign in with an email code, so email one-time passcode ({state} in the "
+                "authentication methods policy) is not their MFA method; MFA uses SMS, a paid add-on"
+            )
+            return
         configuration = self.graph.get(defs.EMAIL_METHOD_PATH, permission=METHODS)
         changes = defs.email_method_changes(configuration)
         if changes:
             self.graph.patch(defs.EMAIL_METHOD_PATH, changes, permission=METHODS)
             self._changed("enabled email one-time passcode for all users (authentication methods policy)")
-        if self.settings.sign_in_method == "email_otp":
-            self._report(
-                "note: customers sign in with an email code, so email cannot also be their MFA method; "
-                "MFA uses SMS (a paid add-on)"
-            )
 
     # --- conditional access -----------------------------------------------------------------
 
