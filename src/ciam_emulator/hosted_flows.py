@@ -17,7 +17,8 @@ PURPOSE_MFA = "mfa"
 PURPOSE_RESET = "password_reset"
 PURPOSE_SIGN_IN = "signin"
 PURPOSE_MFA_SMS = "mfa_sms"
-# A phone number in E.164 form (+, country code, up to 15 digits), what Entra's SMS method registers.
+# A phone number in E.164 form (+, country code, up to 15 digits): Graph's phoneAuthenticationMethod
+# stores "+{country code} {number}". UNSURE: the exact forms the hosted registration page accepts.
 PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
 _CODE_MESSAGES = {

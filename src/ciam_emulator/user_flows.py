@@ -520,6 +520,8 @@ def check_sign_up_values(
         if len(text) > MAX_STRING_LENGTH:
             problems[field.form_name] = f"{field.label} can be at most {MAX_STRING_LENGTH} characters."
             continue
+        # UNSURE: which characters Entra refuses in a collected value; the emulator refuses control,
+        # format (bidi, zero-width), surrogate, private-use and unassigned characters.
         if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
             problems[field.form_name] = f"{field.label} contains characters that are not allowed."
             continue
