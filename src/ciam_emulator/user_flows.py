@@ -233,9 +233,17 @@ def _input(value: Any, data_types: dict[str, str], collected: list[str]) -> dict
         "inputType": input_type,
         "defaultValue": value.get("defaultValue"),
         "validationRegEx": regex,
-        "options": list(value.get("options") or []),
+        "options": _options(value.get("options"), attribute),
         **flags,
     }
+
+
+def _options(value: Any, attribute: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request(f"'options' of '{attribute}' must be a list.")
+    return list(value)
 
 
 def _attribute_collection(value: Any, data_types: dict[str, str]) -> dict[str, Any]:
@@ -274,6 +282,16 @@ def _attribute_collection(value: Any, data_types: dict[str, str]) -> dict[str, A
     }
 
 
+def _handler(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """An event handler of the body: an object (null reads as empty)."""
+    value = body[name]
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"'{name}' must be an object.")
+    return value
+
+
 def _checked_flow(store: Store, tenant_id: str, document: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """``document`` changed by ``body``; a changed event handler replaces the old one whole."""
     if body.get("@odata.type", FLOW_TYPE) != FLOW_TYPE:
@@ -302,13 +320,13 @@ def _checked_flow(store: Store, tenant_id: str, document: dict[str, Any], body: 
         # Apps are linked through .../conditions/applications/includeApplications (the reference's way).
         raise bad_request("Link applications with POST .../conditions/applications/includeApplications.")
     if "onAuthenticationMethodLoadStart" in body:
-        handler = body["onAuthenticationMethodLoadStart"] or {}
+        handler = _handler(body, "onAuthenticationMethodLoadStart")
         changed["onAuthenticationMethodLoadStart"] = {
             "@odata.type": METHOD_LOAD_TYPE,
             "identityProviders": _identity_providers(handler.get("identityProviders")),
         }
     if "onInteractiveAuthFlowStart" in body:
-        allowed = (body["onInteractiveAuthFlowStart"] or {}).get("isSignUpAllowed", True)
+        allowed = _handler(body, "onInteractiveAuthFlowStart").get("isSignUpAllowed", True)
         if not isinstance(allowed, bool):
             raise bad_request("'isSignUpAllowed' must be true or false.")
         changed["onInteractiveAuthFlowStart"] = {"@odata.type": FLOW_START_TYPE, "isSignUpAllowed": allowed}
@@ -317,7 +335,7 @@ def _checked_flow(store: Store, tenant_id: str, document: dict[str, Any], body: 
             body["onAttributeCollection"], _data_types(store, tenant_id)
         )
     if "onUserCreateStart" in body:
-        user_type = (body["onUserCreateStart"] or {}).get("userTypeToCreate", "member")
+        user_type = _handler(body, "onUserCreateStart").get("userTypeToCreate", "member")
         if user_type != "member":
             raise bad_request("External tenants create customers as 'member' users.")
         changed["onUserCreateStart"] = {"@odata.type": USER_CREATE_TYPE, "userTypeToCreate": user_type}

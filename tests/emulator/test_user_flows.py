@@ -9,7 +9,11 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ciam_emulator import user_flows
+from ciam_emulator.errors import GraphError
 from tests.support.user_flows import custom_attribute, flow_body, id_token_claim_mapped, linked_flow, text_input
 
 from .conftest import Callback, GraphAdmin, LiveEmulator, Page, ScriptedBrowser
@@ -152,6 +156,21 @@ def test_flows_are_created_listed_linked_and_replaced_in_graphs_shapes(graph, em
         ),
         ({"@odata.type": "#microsoft.graph.authenticationEventsFlow"}, "@odata.type"),
         ({"onUserCreateStart": {"userTypeToCreate": "guest"}}, "member"),
+        ({"onInteractiveAuthFlowStart": "yes"}, "must be an object"),
+        ({"onAuthenticationMethodLoadStart": ["EmailPassword-OAUTH"]}, "must be an object"),
+        ({"onAttributeCollection": "all"}, "must be an object"),
+        ({"onUserCreateStart": 1}, "must be an object"),
+        (
+            {
+                "onAttributeCollection": {
+                    "attributes": [{"id": "city"}],
+                    "attributeCollectionPage": {
+                        "views": [{"inputs": [{**text_input("city", "City"), "options": "x"}]}]
+                    },
+                }
+            },
+            "must be a list",
+        ),
     ],
 )
 def test_bad_flow_bodies_are_refused_with_a_reason(graph, change, expected):
@@ -530,3 +549,35 @@ def test_a_flow_without_sign_up_offers_none_and_refuses_one(emulator, graph):
         assert "Sign-up isn't available" in (sign_up_page.error_text() or "")
         refused = person.submit(sign_up_page, "/login/signup", {"email": f"no-{secrets.token_hex(3)}@contoso.example"})
         assert refused.status == 400 and "Sign-up isn't available" in (refused.error_text() or "")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+_FLOW_KEYS = st.sampled_from(
+    [
+        "displayName",
+        "onAuthenticationMethodLoadStart",
+        "onInteractiveAuthFlowStart",
+        "onAttributeCollection",
+        "onUserCreateStart",
+        "priority",
+        "conditions",
+        "@odata.type",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.dictionaries(_FLOW_KEYS, _JSON, max_size=4))
+def test_any_flow_body_is_created_or_refused_with_a_graph_error(emulator, changes):
+    """Whatever JSON arrives, the answer is a flow or a Graph error (a 4xx), never a crash."""
+    body = {**flow_body("EmailPassword-OAUTH", []), **changes}
+    try:
+        created = user_flows.create_flow(store(emulator), emulator.seeded.tenant_id, body)
+    except GraphError as error:
+        assert 400 <= error.status < 500
+    else:
+        store(emulator).delete_user_flow(emulator.seeded.tenant_id, created["id"])
