@@ -2,7 +2,7 @@
 # developed and tested on has no Docker engine. Build it, run it and check /readyz before relying on it.
 #
 #   docker build -t ciam-webapp .
-#   docker run --rm -p 8000:8000 --env-file app.env ciam-webapp
+#   docker run --rm -p 127.0.0.1:8000:8000 --env-file app.env ciam-webapp   # behind nginx on this host
 #
 # Configuration comes from environment variables only (see .env.example and the README's
 # "Deploying" section); no .env file, secret or instance data is copied into the image
@@ -32,4 +32,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3).status != 200)"]
 # gunicorn, several workers, through our own command (it applies the settings in gunicorn_app.py).
+# Port 8000 is gunicorn itself, which must never face clients directly: a few connections sending
+# their headers slowly hold all its threads. Publish it only to the platform's front end (App
+# Service) or to nginx (deploy/nginx/ciam-webapp.conf), which hold slow clients and cut them off.
 CMD ["ciam-webapp", "serve", "--bind", "0.0.0.0:8000", "--workers", "2"]

@@ -98,6 +98,11 @@ class Tenant:
     def clear_graph_faults(self) -> None:
         self._call("DELETE", "graph/faults")
 
+    def pause(self, seconds: float, *, graph: bool = True) -> None:
+        """The whole tenant hangs (accepts connections, answers nothing) for `seconds`, Graph too
+        unless `graph` is False; 0 ends it."""
+        self._call("POST", "pause", json={"seconds": seconds, "graph": graph})
+
     def set_mfa_policy(self, on: bool) -> None:
         self._call("POST", "policy", json={"require_mfa_for_mfa_app": on})
 
@@ -261,6 +266,7 @@ def _reset_emulator_switches(request: pytest.FixtureRequest) -> Iterator[None]:
         with contextlib.suppress(requests.RequestException):
             tenant._call("DELETE", "misbehave")
             tenant.clear_graph_faults()
+            tenant.pause(0)
             tenant.set_mfa_policy(True)
 
 

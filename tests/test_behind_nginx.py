@@ -14,6 +14,7 @@ import re
 import secrets
 import socket
 import ssl
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -248,3 +249,69 @@ def test_access_log_records_no_query_string_and_no_referer(proxied_webapp, https
     for secret in (tenant.client_secret, proxied_webapp.environment["SECRET_KEY"], customer.password):
         assert secret not in log
     assert not JWT.search(log) and "code=" not in log
+
+
+SLOW_CLIENTS = 16
+TRICKLE_SECONDS = 1.0
+
+
+def _slow_header_client(port: int, ca_bundle: str, until: float, cut_off_after: list[float]) -> None:
+    """Opens a request and sends one more header line each second, never the blank line that ends them."""
+    context = ssl.create_default_context(cafile=ca_bundle)
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"GET /claims HTTP/1.1\r\nHost: localhost\r\n")
+            line = 0
+            while time.monotonic() < until:
+                time.sleep(TRICKLE_SECONDS)
+                try:
+                    tls.sendall(f"X-Slow-{line}: a\r\n".encode())
+                    line += 1
+                    tls.settimeout(0.01)
+                    if tls.recv(1024) == b"":  # nginx closed the connection
+                        break
+                except (TimeoutError, ssl.SSLWantReadError):
+                    continue  # still open, nothing to read
+                except (OSError, ssl.SSLError):
+                    break
+                # An answer (408) arrived, or the connection was reset: nginx cut it off either way.
+                break
+            else:
+                return  # never cut off
+    cut_off_after.append(time.monotonic() - started)
+
+
+def test_slow_header_clients_are_held_and_cut_off_by_nginx_while_healthz_stays_fast(
+    proxied_webapp, site_certificate
+):
+    header_timeout = seconds(directive(committed_config(), "client_header_timeout"))
+    assert header_timeout <= 10, "a client gets at most 10 s for its headers"
+    until = time.monotonic() + header_timeout + 4
+    cut_off_after: list[float] = []
+    clients = [
+        threading.Thread(
+            target=_slow_header_client,
+            args=(proxied_webapp.nginx.https_port, str(site_certificate.client_bundle), until, cut_off_after),
+        )
+        for _ in range(SLOW_CLIENTS)
+    ]
+    for client in clients:
+        client.start()
+    probes: list[tuple[int, float]] = []
+    probe = requests.Session()
+    probe.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
+    probe.verify = str(site_certificate.client_bundle)
+    while time.monotonic() < until:
+        started = time.monotonic()
+        status = probe.get(proxied_webapp.url("/healthz"), headers={"Connection": "close"}, timeout=10).status_code
+        probes.append((status, time.monotonic() - started))
+        time.sleep(0.25)
+    for client in clients:
+        client.join(timeout=30)
+
+    latencies = [seconds for _, seconds in probes]
+    assert all(status == 200 for status, _ in probes) and len(probes) >= 10
+    assert max(latencies) < 1.0, f"/healthz through nginx waited behind slow clients: max {max(latencies):.2f} s"
+    assert len(cut_off_after) == SLOW_CLIENTS, "nginx cut every slow client off"
+    assert all(header_timeout - 1 <= after < header_timeout + 3 for after in cut_off_after), cut_off_after

@@ -86,11 +86,30 @@ class MetadataProvider:
         metadata = self._metadata
         if metadata is not None and time.monotonic() - self._fetched_at < self._max_age:
             return metadata
-        with self._lock:
+        # One request fetches; the others never queue behind it (a hanging provider would hold every
+        # thread of the process): they use the document they have, or fail at once as the provider
+        # being unavailable.
+        if not self._lock.acquire(blocking=False):
+            if metadata is not None:
+                return metadata
+            raise ProviderUnavailable(f"discovery {self.url} is being fetched by another request")
+        try:
             if self._metadata is None or time.monotonic() - self._fetched_at >= self._max_age:
                 self._metadata = self._fetch()
                 self._fetched_at = time.monotonic()
             return self._metadata
+        finally:
+            self._lock.release()
+
+    def cached(self) -> TenantMetadata | None:
+        """The document held now, however old, without fetching (to hand to another process)."""
+        return self._metadata
+
+    def preload(self, metadata: TenantMetadata) -> None:
+        """Start from a document fetched elsewhere (e.g. by gunicorn's master before it forked)."""
+        with self._lock:
+            self._metadata = metadata
+            self._fetched_at = time.monotonic()
 
     def _fetch(self) -> TenantMetadata:
         try:

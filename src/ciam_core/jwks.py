@@ -42,15 +42,34 @@ class JwksCache:
         key = self._keys.get(kid)
         if key is not None:
             return key
-        with self._lock:
+        # Never queue behind another request's fetch: a hanging provider would hold every thread.
+        if not self._lock.acquire(blocking=False):
+            raise ProviderUnavailable(f"JWKS is being fetched by another request (kid {kid!r} not yet known)")
+        try:
             if kid not in self._keys and not self._recently_unknown(kid):
                 self._keys = self._fetch()
                 if kid not in self._keys:
                     self._unknown_kids[kid] = self._clock()
             key = self._keys.get(kid)
+        finally:
+            self._lock.release()
         if key is None:
             raise UntrustedKey(f"signed with unknown kid {kid!r} (not in the provider's JWKS)")
         return key
+
+    def refresh(self) -> None:
+        """Fetch the key set now (e.g. at start-up, before gunicorn forks its workers)."""
+        with self._lock:
+            self._keys = self._fetch()
+
+    @property
+    def keys(self) -> dict[str, jwt.PyJWK]:
+        return dict(self._keys)
+
+    def preload(self, keys: dict[str, jwt.PyJWK]) -> None:
+        """Start from keys fetched elsewhere (e.g. by gunicorn's master before it forked)."""
+        with self._lock:
+            self._keys = dict(keys)
 
     def _recently_unknown(self, kid: str) -> bool:
         seen = self._unknown_kids.get(kid)

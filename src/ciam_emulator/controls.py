@@ -8,6 +8,7 @@ when the emulator runs with ``test_controls=True``.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,8 @@ class RuntimeControls:
         self._token_faults: deque[InjectedResponse] = deque()
         self._misbehaviour: str | None = None
         self.access_token_lifetime_seconds: int | None = None
+        self._paused_until = 0.0  # time.monotonic(); in the past: not paused
+        self._pause_graph_too = True
 
     # counters
     def count(self, name: str) -> None:
@@ -131,3 +134,19 @@ class RuntimeControls:
     def pending_misbehaviour(self) -> str | None:
         with self._lock:
             return self._misbehaviour
+
+    # the whole tenant hanging (test control, not an Entra behaviour): every endpoint accepts the
+    # connection and then answers nothing until the pause ends, as a tenant behind a stalled front
+    # door or a network partition looks from the app
+    def pause(self, seconds: float, *, graph_too: bool = True) -> None:
+        if not 0 <= seconds <= 120:
+            raise ValueError("seconds must be between 0 and 120")
+        with self._lock:
+            self._paused_until = time.monotonic() + seconds
+            self._pause_graph_too = graph_too
+
+    def wait_while_paused(self, *, is_graph: bool) -> None:
+        if is_graph and not self._pause_graph_too:
+            return
+        while (remaining := self._paused_until - time.monotonic()) > 0:
+            time.sleep(min(remaining, 0.05))  # polled, so ending the pause early releases every request

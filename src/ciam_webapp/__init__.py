@@ -7,6 +7,7 @@ them), the web glue in `web/`.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ConfigError, Settings
 from .graph import GraphClient
-from .identity import EntraClient
-from .outbound import OutboundSession, graph_retry
+from .identity import EntraClient, ProviderState, TenantUnavailable
+from .outbound import Bulkhead, OutboundSession, graph_retry
+from .readiness import ReadinessProbe, session_store_check, tenant_discovery_check
 from .services import Services
 from .sessions import (
     RedisSessionStore,
@@ -32,13 +34,26 @@ from .token_cache import TokenCacheCodec
 
 __all__ = ["ConfigError", "Services", "Settings", "create_app"]
 
+log = logging.getLogger(__name__)
+
 # A submitted form is accepted for this long after the page showing it was rendered (Flask-WTF signs
 # a timestamp into the token). An hour, like the idle timeout: a form left open longer asks the user
 # to reload the page, never saves something typed that long ago without a fresh look.
 FORM_LIFETIME_SECONDS = 3600
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+# Outbound calls in flight per process when nothing else says (OUTBOUND_CALL_LIMIT, or gunicorn's
+# threads - 1 under `ciam-webapp serve`): the development server starts a thread per request, so
+# there the bound only stops a runaway, it cannot keep a thread free.
+DEFAULT_OUTBOUND_CALL_LIMIT = 32
+# /readyz answers from its last probe for this long: at most one store write and one discovery
+# fetch per process in that time, however often load balancers ask.
+READINESS_CACHE_SECONDS = 5.0
+
+
+def create_app(settings: Settings | None = None, *, provider_state: ProviderState | None = None) -> Flask:
+    """`provider_state`: discovery and signing keys fetched before (gunicorn's master fetches them
+    once, before forking); without it the app fetches them now, and later if the tenant is down now."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=settings.instance_dir)
     app.config.update(
@@ -57,30 +72,47 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     configure_logging(app, settings.log_level)
 
-    tenant_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
-    graph_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle, retry=graph_retry())
+    # The process's bound protects its threads; one less for each destination keeps a slot for the
+    # other, so a hanging tenant does not also fail pages that need only Graph (and the reverse).
+    limit = settings.outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT
+    every_call = Bulkhead(limit, "outbound")
+    timeouts = settings.http_timeouts
+    tenant_http = OutboundSession(
+        timeout=timeouts,
+        ca_bundle=settings.ca_bundle,
+        bulkheads=(Bulkhead(max(1, limit - 1), "tenant"), every_call),
+    )
+    graph_http = OutboundSession(
+        timeout=timeouts,
+        ca_bundle=settings.ca_bundle,
+        retry=graph_retry(),
+        bulkheads=(Bulkhead(max(1, limit - 1), "Graph"), every_call),
+    )
+    entra = entra_client(settings, tenant_http)
+    if provider_state is not None:
+        entra.preload(provider_state)
+    else:
+        warm_up(entra)
+    session_store = session_store_for(settings)
     app.extensions["ciam"] = Services(
         settings=settings,
-        entra=EntraClient(
-            client_id=settings.client_id,
-            client_credential=settings.client_credential(),
-            authority=settings.authority,
-            redirect_uri=settings.redirect_uri,
-            post_logout_redirect_uri=settings.post_logout_redirect_uri,
-            http=tenant_http,
-            timeout=settings.http_timeout,
-            tenant_id=settings.tenant_id,
-            oidc_issuer=settings.oidc_issuer,  # None: Entra External ID
-        ),
+        entra=entra,
         graph=GraphClient(settings.graph_endpoint, graph_http),
         token_cache_codec=TokenCacheCodec(settings.token_cache_keys, secret_key=settings.secret_key),
-        session_store=session_store_for(settings),
+        session_store=session_store,
         browser_sealer=browser_state_sealer(settings.secret_key),
         session_policy=SessionPolicy(
             sign_in_scopes=settings.sign_in_scopes,
             mfa_scope=settings.mfa_scope or None,
             step_up_max_age=settings.step_up_max_age,
             lifetime=settings.session_lifetime,
+        ),
+        readiness=ReadinessProbe(
+            {
+                "session_store": session_store_check(session_store),
+                "tenant_discovery": tenant_discovery_check(tenant_http, entra.metadata.url),
+            },
+            cache_seconds=READINESS_CACHE_SECONDS,
         ),
         clock=time.time,
     )
@@ -100,6 +132,37 @@ def create_app(settings: Settings | None = None) -> Flask:
     security.install_security_headers(app, tenant_origin=settings.authority_origin, serves_https=settings.serves_https)
     main.install_page_context(app)
     return app
+
+
+def entra_client(settings: Settings, http: OutboundSession) -> EntraClient:
+    return EntraClient(
+        client_id=settings.client_id,
+        client_credential=settings.client_credential(),
+        authority=settings.authority,
+        redirect_uri=settings.redirect_uri,
+        post_logout_redirect_uri=settings.post_logout_redirect_uri,
+        http=http,
+        timeout=settings.http_timeouts,
+        tenant_id=settings.tenant_id,
+        oidc_issuer=settings.oidc_issuer,  # None: Entra External ID
+    )
+
+
+def warm_up(entra: EntraClient) -> ProviderState | None:
+    """Fetch what every sign-in needs from the provider now; if it cannot be reached, say so and
+    let the first requests that need it fetch it (they get the 503 page until it answers)."""
+    try:
+        return entra.fetch_provider_state()
+    except TenantUnavailable as exc:
+        log.warning("provider not reachable at start-up, will fetch on demand: %s", exc.reason)
+        return None
+
+
+def fetch_provider_state(settings: Settings) -> ProviderState | None:
+    """For gunicorn's master, before it forks: the provider's state, fetched through a session that
+    is closed again at once, so no worker inherits its sockets."""
+    with OutboundSession(timeout=settings.http_timeouts, ca_bundle=settings.ca_bundle) as http:
+        return warm_up(entra_client(settings, http))
 
 
 def session_store_for(settings: Settings) -> SessionStore:

@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--bind", default="0.0.0.0:8000")  # noqa: S104 - a server binds where it is told
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--timeout", type=int, default=30, help="seconds before a hung worker is replaced")
+    serve.add_argument(
+        "--max-requests", type=int, default=2000, help="requests after which a worker is replaced (10%% jitter)"
+    )
     commands.add_parser("check", help="validate the configuration and exit")
     args = parser.parse_args(argv)
 
@@ -36,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .gunicorn_app import serve_with_gunicorn
 
-        serve_with_gunicorn(settings, bind=args.bind, workers=args.workers, timeout=args.timeout)
+        try:
+            serve_with_gunicorn(
+                settings, bind=args.bind, workers=args.workers, timeout=args.timeout, max_requests=args.max_requests
+            )
+        except ConfigError as exc:
+            print(f"Configuration error: {exc}", file=sys.stderr)
+            return 2
         return 0
     app = create_app(settings)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)

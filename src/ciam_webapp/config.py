@@ -60,7 +60,12 @@ class Settings:
     graph_endpoint: str = "https://graph.microsoft.com/v1.0"
     graph_scopes: tuple[str, ...] = ("User.Read", "User.ReadWrite")
     ca_bundle: str | None = None
-    http_timeout: float = 10.0
+    # Outbound calls (tenant, Graph): seconds to connect, and to wait for each read (README, "Timeouts").
+    http_connect_timeout: float = 3.0
+    http_timeout: float = 5.0
+    # Outbound calls in flight per process (the bulkhead); None: gunicorn's threads - 1 under
+    # `ciam-webapp serve`, else DEFAULT_OUTBOUND_CALL_LIMIT.
+    outbound_call_limit: int | None = None
     step_up_max_age: int = 600
     session_type: str = "embedded"
     session_dir: str = ""
@@ -122,6 +127,11 @@ class Settings:
         return f"{parts.scheme}://{parts.netloc}"
 
     @property
+    def http_timeouts(self) -> tuple[float, float]:
+        """(connect, read), as `requests` and MSAL take them."""
+        return (self.http_connect_timeout, self.http_timeout)
+
+    @property
     def redirect_path(self) -> str:
         return urlsplit(self.redirect_uri).path or "/"
 
@@ -172,7 +182,9 @@ class Settings:
             graph_endpoint=(reader.optional_url("GRAPH_ENDPOINT") or cls.graph_endpoint).rstrip("/"),
             graph_scopes=tuple((reader.optional("GRAPH_SCOPES") or "User.Read User.ReadWrite").split()),
             ca_bundle=reader.existing_file("CA_BUNDLE"),
-            http_timeout=reader.number("HTTP_TIMEOUT", 10.0, minimum=0.1),
+            http_connect_timeout=reader.number("HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout, minimum=0.1),
+            http_timeout=reader.number("HTTP_TIMEOUT", cls.http_timeout, minimum=0.1),
+            outbound_call_limit=reader.optional_integer("OUTBOUND_CALL_LIMIT", minimum=1),
             step_up_max_age=int(reader.number("STEP_UP_MAX_AGE", 600, minimum=0)),
             # "filesystem" is the embedded store's name before it became one SQLite file.
             session_type=reader.choice("SESSION_TYPE", ("embedded", "filesystem", "redis"), "embedded").replace(
@@ -312,6 +324,14 @@ class _Reader:
         if number < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
         return number
+
+    def optional_integer(self, name: str, *, minimum: int) -> int | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        if not value.isdigit() or int(value) < minimum:
+            raise ConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+        return int(value)
 
     def rate_limit(self, name: str, default: str) -> str:
         value = self.optional(name) or default

@@ -1,21 +1,26 @@
 """`ciam-webapp serve`: gunicorn with several workers, configured from our settings.
 
 Each worker builds its own app after the fork (no preloading), so every worker has its own Redis
-connection pool and HTTP sessions: sockets are never shared between processes. With more than one
+connection pool and HTTP sessions: sockets are never shared between processes. What the master
+does share is data: the provider's discovery document and signing keys, fetched once before the
+first fork (see `fetch_provider_state`), so a worker needs no network to start. With more than one
 worker or instance, sessions must live where all of them see them: SESSION_TYPE=redis (any number
 of machines) or the embedded store's folder (workers of one machine only).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .config import Settings
+from .config import ConfigError, Settings
 
+# Threads per worker: a request mostly waits on the tenant, Graph or Redis, so a worker serves several.
+WORKER_THREADS = 4
 SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
 
 
@@ -35,19 +40,18 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self._load()
 
 
-def gunicorn_options(*, bind: str, workers: int, timeout: int) -> dict[str, Any]:
+def gunicorn_options(*, bind: str, workers: int, timeout: int, max_requests: int = 2000) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
-        # Threads: a request mostly waits on the tenant, Graph or Redis, so a worker serves several.
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": WORKER_THREADS,
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
         # Recycle workers now and then (jittered so they do not all restart together).
-        "max_requests": 2000,
-        "max_requests_jitter": 200,
+        "max_requests": max_requests,
+        "max_requests_jitter": max_requests // 10,
         "accesslog": None,  # the app logs structured lines itself; access logs would record query strings
         "errorlog": "-",
         "preload_app": False,
@@ -65,7 +69,30 @@ def gunicorn_options(*, bind: str, workers: int, timeout: int) -> dict[str, Any]
     return options
 
 
-def serve_with_gunicorn(settings: Settings, *, bind: str, workers: int, timeout: int) -> None:
-    from . import create_app
+def with_outbound_call_limit(settings: Settings, threads: int = WORKER_THREADS) -> Settings:
+    """At most threads - 1 outbound calls per worker, so however long the tenant or Graph hangs, one
+    thread stays free for /healthz, static files and pages that need neither."""
+    if settings.outbound_call_limit is None:
+        return dataclasses.replace(settings, outbound_call_limit=max(1, threads - 1))
+    if settings.outbound_call_limit >= threads:
+        raise ConfigError(
+            f"OUTBOUND_CALL_LIMIT is {settings.outbound_call_limit}, but a worker has {threads} threads: "
+            f"set it below {threads} (or unset it for {threads - 1}), so a hanging tenant cannot hold "
+            "every thread and starve /healthz"
+        )
+    return settings
 
-    GunicornServer(lambda: create_app(settings), gunicorn_options(bind=bind, workers=workers, timeout=timeout)).run()
+
+def serve_with_gunicorn(
+    settings: Settings, *, bind: str, workers: int, timeout: int, max_requests: int = 2000
+) -> None:
+    from . import create_app, fetch_provider_state
+
+    settings = with_outbound_call_limit(settings)
+    # Fetched once here, in the master, and inherited by every worker it forks (a worker replaced
+    # during a tenant outage still knows the tenant); the fetch's own session is closed already.
+    provider_state = fetch_provider_state(settings)
+    GunicornServer(
+        lambda: create_app(settings, provider_state=provider_state),
+        gunicorn_options(bind=bind, workers=workers, timeout=timeout, max_requests=max_requests),
+    ).run()

@@ -7,22 +7,82 @@ Two guarantees live here so no caller can forget them:
 The retry policy is per use: the tenant session retries idempotent GETs (discovery, JWKS) on
 connection errors and 502/503/504 but never a POST (a code redemption must not be replayed blindly);
 the Graph session also retries 429/503 on GET and PATCH, honouring Retry-After up to a bound.
+
+A third guarantee protects the process rather than the call: bulkheads bound how many outbound
+calls are in flight at once, for the process (tenant and Graph together) and for each destination.
+A hanging tenant would otherwise hold every thread of a gunicorn worker, so that /healthz and static
+files wait behind it and the platform replaces a healthy instance; and with one bound only, a
+hanging tenant would take every slot and Graph pages would fail too. When a bound is reached a
+call fails at once with
+`OutboundCallsExhausted`, a `requests.ConnectionError`, which every caller already turns into the
+503 page ("try again in a moment"), exactly as for an unreachable tenant.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+log = logging.getLogger(__name__)
+
+# (connect, read) seconds, as `requests` takes them; a single number means both.
+Timeout = float | tuple[float, float]
+
+
+class OutboundCallsExhausted(requests.ConnectionError):
+    """The process already has as many outbound calls in flight as its bulkhead allows."""
+
+
+class Bulkhead:
+    """At most `limit` outbound calls in flight through it; one more is refused, never queued (a
+    queued call would hold its thread just as a hanging one does)."""
+
+    def __init__(self, limit: int, name: str) -> None:
+        if limit < 1:
+            raise ValueError("a bulkhead needs room for at least one call")
+        self.limit = limit
+        self.name = name
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def enter(self, method: str, url: str) -> None:
+        if not self._slots.acquire(blocking=False):
+            parts = urlsplit(url)  # host and path only: a query string may carry a code or hint
+            log.warning(
+                "outbound call refused: %d %s calls already in flight (its limit); %s %s://%s%s",
+                self.limit,
+                self.name,
+                method,
+                parts.scheme,
+                parts.netloc,
+                parts.path,
+            )
+            raise OutboundCallsExhausted(f"{self.limit} {self.name} calls already in flight")
+
+    def leave(self) -> None:
+        self._slots.release()
+
 
 class OutboundSession(requests.Session):
-    def __init__(self, *, timeout: float, ca_bundle: str | None = None, retry: Retry | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: Timeout,
+        ca_bundle: str | None = None,
+        retry: Retry | None = None,
+        bulkheads: Sequence[Bulkhead] = (),
+    ) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.ca_bundle = ca_bundle
+        # Each call needs a slot in every one of them (e.g. this destination's, and the process's).
+        self.bulkheads = tuple(bulkheads)
         adapter = HTTPAdapter(max_retries=retry or tenant_retry(), pool_connections=4, pool_maxsize=32)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
@@ -33,7 +93,16 @@ class OutboundSession(requests.Session):
             kwargs["timeout"] = self.default_timeout
         if self.ca_bundle and kwargs.get("verify") in (None, True):
             kwargs["verify"] = self.ca_bundle
-        return super().request(method, url, *args, **kwargs)
+        # Counted for the whole call, urllib3's retries and their back-off included.
+        entered: list[Bulkhead] = []
+        try:
+            for bulkhead in self.bulkheads:
+                bulkhead.enter(str(method), str(url))
+                entered.append(bulkhead)
+            return super().request(method, url, *args, **kwargs)
+        finally:
+            for bulkhead in reversed(entered):
+                bulkhead.leave()
 
 
 def tenant_retry() -> Retry:
@@ -49,9 +118,12 @@ def tenant_retry() -> Retry:
     )
 
 
-def graph_retry(*, attempts: int = 3, retry_after_max: int = 5) -> Retry:
+def graph_retry(*, attempts: int = 2, retry_after_max: int = 2) -> Retry:
     """Throttling (429) and unavailability (503) are retried after Retry-After, capped so that a
-    request never waits more than attempts × retry_after_max seconds in total."""
+    request never waits more than attempts × retry_after_max seconds in total. With the default
+    timeouts (connect 3 s, read 5 s) a Graph call takes at most 3 reads + 2 waits = 19 s, and a page
+    (one token call, at most 3 connects or 1 read ≈ 9.6 s, then one Graph call) stays under
+    gunicorn's 30 s worker timeout (README, "Timeouts")."""
     return Retry(
         total=attempts,
         connect=1,

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from .config import Settings
 from .graph import GraphClient
 from .identity import EntraClient
+from .readiness import ReadinessProbe
 from .sessions import SessionPolicy, SessionStore
 from .token_cache import TokenCacheCodec
 
@@ -24,5 +25,6 @@ class Services:
     session_store: SessionStore
     browser_sealer: Fernet = field(repr=False)
     session_policy: SessionPolicy
+    readiness: ReadinessProbe
     # The one clock for session rules; tests replace it to move time without sleeping.
     clock: Callable[[], float] = time.time

@@ -92,7 +92,13 @@ class GunicornProcess:
 
 
 def start_gunicorn(
-    environment: Mapping[str, str], *, port: int, workers: int, timeout: int, workdir: Path
+    environment: Mapping[str, str],
+    *,
+    port: int,
+    workers: int,
+    timeout: int,
+    workdir: Path,
+    max_requests: int | None = None,
 ) -> GunicornProcess:
     """`ciam-webapp serve` on 127.0.0.1:`port`, waited for until /healthz answers."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +111,7 @@ def start_gunicorn(
                 "--bind", f"127.0.0.1:{port}",
                 "--workers", str(workers),
                 "--timeout", str(timeout),
+                *(["--max-requests", str(max_requests)] if max_requests else []),
             ],
             cwd=workdir,  # no .env here: the environment is the whole configuration
             env=dict(environment),

@@ -55,6 +55,9 @@ def test_sample_placeholder_is_refused_with_the_variable_name():
     [
         ("REDIRECT_URI", "localhost:5000/redirect", "absolute http"),
         ("HTTP_TIMEOUT", "soon", "must be a number"),
+        ("HTTP_CONNECT_TIMEOUT", "0", "at least 0.1"),
+        ("OUTBOUND_CALL_LIMIT", "three", "OUTBOUND_CALL_LIMIT must be a whole number of at least 1"),
+        ("OUTBOUND_CALL_LIMIT", "0", "at least 1"),
         ("SESSION_TYPE", "memcached", "must be one of"),
         ("MFA_SCOPE", "User.MFA", "api://"),
         ("CA_BUNDLE", "/nonexistent/ca.pem", "not a file"),

@@ -59,6 +59,30 @@ def _only_tenant_id() -> str:
     return tenants[0].id
 
 
+@blueprint.before_app_request
+def _hang_while_paused() -> None:
+    """While a test has paused the tenant, everything but the emulator's own pages hangs."""
+    if not request.path.startswith("/_emulator/"):
+        emulator().controls.wait_while_paused(is_graph=request.path.startswith("/v1.0/"))
+
+
+@blueprint.post("/pause")
+def pause() -> Response:
+    """{"seconds": n, "graph": true}: the tenant (discovery, JWKS, sign-in pages, token endpoint and,
+    unless "graph" is false, Graph) hangs for n seconds; 0 ends a pause."""
+    body = _json_object()
+    seconds, graph_too = body.get("seconds"), body.get("graph", True)
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        raise ControlRequestError("'seconds' must be a number")
+    if not isinstance(graph_too, bool):
+        raise ControlRequestError("'graph' must be true or false")
+    try:
+        emulator().controls.pause(float(seconds), graph_too=graph_too)
+    except ValueError as problem:
+        raise ControlRequestError(str(problem)) from problem
+    return jsonify({"paused_seconds": seconds, "graph": graph_too})
+
+
 @blueprint.get("/stats")
 def stats() -> Response:
     return jsonify(emulator().controls.stats())

@@ -3,7 +3,7 @@
 No Flask here: everything is testable without a browser or a web framework.
 """
 
-from .client import AccessToken, EntraClient, SignedIn
+from .client import AccessToken, EntraClient, ProviderState, SignedIn
 from .errors import (
     IdentityError,
     IdTokenError,
@@ -23,6 +23,7 @@ __all__ = [
     "InteractionRequired",
     "JwksCache",
     "MetadataProvider",
+    "ProviderState",
     "SignInError",
     "SignedIn",
     "TenantMetadata",

@@ -15,16 +15,18 @@ import base64
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import msal
 import requests
 
+from ciam_core.errors import ProviderUnavailable
+
 from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
-from .metadata import MetadataProvider
+from .metadata import MetadataProvider, TenantMetadata
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
 INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
@@ -52,6 +54,18 @@ class SignedIn:
 
 
 @dataclass(frozen=True)
+class ProviderState:
+    """What the app must know of its provider before it can serve anyone: the discovery document
+    (ours and MSAL's copy in its HTTP cache) and the signing keys. Fetched once by gunicorn's master
+    and inherited by every worker it forks, so a worker started during an outage needs no network
+    to serve pages whose tokens are cached."""
+
+    metadata: TenantMetadata
+    signing_keys: dict[str, Any] = field(repr=False)
+    msal_http_cache: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class AccessToken:
     token: str
     scopes: tuple[str, ...]
@@ -68,7 +82,7 @@ class EntraClient:
         redirect_uri: str,
         post_logout_redirect_uri: str,
         http: requests.Session,
-        timeout: float,
+        timeout: float | tuple[float, float],
         tenant_id: str | None = None,
         oidc_issuer: str | None = None,
     ) -> None:
@@ -84,9 +98,10 @@ class EntraClient:
         # MSAL's HTTP cache: discovery answers (and its throttling state) shared by every per-request app.
         self._http_cache: dict[str, Any] = {}
         self.metadata = MetadataProvider(authority, http, oidc_issuer=oidc_issuer)
+        self.signing_keys = JwksCache(self.metadata, http)
         self.id_tokens = IdTokenValidator(
             metadata=self.metadata,
-            jwks=JwksCache(self.metadata, http),
+            jwks=self.signing_keys,
             client_id=client_id,
             tenant_id=tenant_id,
             require_tid=oidc_issuer is None,
@@ -95,6 +110,26 @@ class EntraClient:
     @property
     def is_entra(self) -> bool:
         return self.oidc_issuer is None
+
+    # -- what must be known of the provider before serving anyone ------------------------------
+
+    def fetch_provider_state(self) -> ProviderState:
+        """Discovery, the signing keys, and MSAL's own discovery fetch, now; TenantUnavailable if
+        the provider cannot be reached."""
+        metadata = self.metadata.get()
+        try:
+            self.signing_keys.refresh()
+        except ProviderUnavailable as exc:
+            raise TenantUnavailable(exc.reason) from exc
+        self._msal_app(None)  # MSAL fetches the discovery document into the shared _http_cache
+        return ProviderState(
+            metadata=metadata, signing_keys=self.signing_keys.keys, msal_http_cache=dict(self._http_cache)
+        )
+
+    def preload(self, state: ProviderState) -> None:
+        self.metadata.preload(state.metadata)
+        self.signing_keys.preload(state.signing_keys)
+        self._http_cache.update(state.msal_http_cache)
 
     # -- building MSAL around one user's cache -------------------------------------------------
 

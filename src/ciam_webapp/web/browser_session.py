@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from flask import Flask, Request, current_app, g, render_template, request
@@ -184,13 +183,3 @@ def _replace_with_unavailable_page(response: Response) -> None:
         response.headers.pop(header, None)
     for header in ("Content-Type", "Retry-After", "Cache-Control"):
         response.headers[header] = page.headers[header]
-
-
-def probe_session_store() -> dict[str, Any]:
-    """For /readyz: can a session be written right now? Says why not, without secrets."""
-    store = services().session_store
-    try:
-        store.probe()
-    except SessionStoreError as exc:
-        return {"ok": False, "store": store.name, "error": exc.reason}
-    return {"ok": True, "store": store.name}
