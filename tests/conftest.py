@@ -34,6 +34,7 @@ from tests.support.site_tls import SiteCertificate, make_site_certificate
 
 # Everything secret the suite creates, checked against the captured logs at the end of the run.
 SUITE_SECRETS: set[str] = set()
+LOGGED_AT_DEBUG = ("ciam_webapp", "ciam_core", "werkzeug", "flask-limiter", "msal", "urllib3", "requests")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,10 +48,11 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
-    loggers = [logging.getLogger(name) for name in ("ciam_webapp", "werkzeug", "msal", "urllib3")]
+    # The app's own loggers, and the libraries it talks to the tenant through, at their chattiest.
+    loggers = [logging.getLogger(name) for name in LOGGED_AT_DEBUG]
     for logger in loggers:
         logger.addHandler(handler)
-        logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
+        logger.setLevel(logging.DEBUG)
     yield path
     for logger in loggers:
         logger.removeHandler(handler)

@@ -222,3 +222,51 @@ def test_logs_are_json_lines_with_a_request_id(webapp):
     refused = [e for e in entries if "refused" in e["message"]]
     assert refused and all(e["request_id"] == "abc123" for e in refused)
     assert all({"ts", "level", "logger", "message"} <= set(e) for e in entries)
+
+
+# -- what the tenant answers at the callback (issue 13) ------------------------------------------
+
+TOKEN_RESPONSE_CASES = {
+    "token_response_array": "a JSON array, not an object",
+    "id_token_not_a_string": "an id_token that is a JSON number, not a string",
+    # Cut short, tokens inside: tests/zz_suite_checks proves none of it reaches a log.
+    "token_response_not_json": "a body that is not JSON",
+}
+
+
+@pytest.mark.parametrize("case", list(TOKEN_RESPONSE_CASES))
+def test_token_response_of_the_wrong_shape_is_refused(case, person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "code redemption refused", TOKEN_RESPONSE_CASES[case])
+
+
+def test_client_info_naming_another_user_than_the_id_token_is_refused(person, webapp, tenant, customer, app_logs):
+    page = _attempt_sign_in(person, webapp, tenant, customer, "client_info_other_user")
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "client_info names another user")
+
+
+def test_callback_with_both_code_and_error_is_refused_without_a_token_request(
+    person, webapp, tenant, customer, app_logs
+):
+    sign_in(person, webapp, tenant, customer.email, customer.password)  # the tenant's session exists
+    other = type(person)(tenant.ca_bundle)
+    tenant.reset_stats()
+    page = _attempt_sign_in(other, webapp, tenant, customer, "code_and_error")
+    _assert_refused(page, webapp, other, tenant)
+    assert "Sign-in cancelled" not in page.text
+    _refusal_logged(app_logs, "both a code and an error")
+    assert tenant.stats()["token"]["authorization_code"] == 0, "the code was not redeemed"
+
+
+@pytest.mark.parametrize("case", ["foreign_iss", "error_access_denied_foreign_iss"])
+def test_callback_with_a_foreign_iss_is_refused_before_anything_else(case, person, webapp, tenant, customer, app_logs):
+    """RFC 9207: an `iss` that is sent must be the provider's, on success and on error responses alike
+    (a cancellation with a foreign `iss` is not a cancellation by our tenant)."""
+    tenant.reset_stats()
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    assert "Sign-in cancelled" not in page.text
+    _refusal_logged(app_logs, "is not the provider's issuer")
+    assert tenant.stats()["token"]["authorization_code"] == 0

@@ -20,7 +20,7 @@ from ciam_emulator.entra_errors import correlation_id_from, entra_timestamp, err
 from ciam_emulator.errors import AuthorizePageError, EntraProtocolError
 from ciam_emulator.scopes import parse_scope
 from ciam_emulator.store import AppRegistration, AuthRequest, SsoSession, Tenant, User
-from ciam_emulator.tokens import client_info
+from ciam_emulator.tokens import FOREIGN_ISSUER, client_info
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 PROMPTS = ("login", "none", "consent", "select_account", "create")
@@ -320,12 +320,15 @@ def issue_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSessio
     now = emulator.now()
     misbehaviour = emulator.controls.take_callback_misbehaviour()
     if misbehaviour and misbehaviour.startswith("error_"):
-        error_name = misbehaviour.removeprefix("error_")
+        error_name = misbehaviour.removeprefix("error_").removesuffix("_foreign_iss")
         emulator.store.delete_auth_request(auth_request.id)
-        return request_error_callback(
+        callback = request_error_callback(
             auth_request,
             EntraProtocolError(error_name, 90000, f"Injected test failure {HTML_IN_ERROR_DESCRIPTION}"),
         )
+        if misbehaviour.endswith("_foreign_iss"):
+            callback.params["iss"] = FOREIGN_ISSUER
+        return callback
     code = emulator.store.create_auth_code(
         tenant_id=auth_request.tenant_id,
         client_id=auth_request.client_id,
@@ -353,6 +356,10 @@ def issue_code(emulator: Emulator, auth_request: AuthRequest, session: SsoSessio
     if params.get("client_info") == "1":
         result["client_info"] = client_info(user.id, auth_request.tenant_id)
     result["session_state"] = session.id
+    if misbehaviour == "code_and_error":
+        result["error"] = "access_denied"
+    elif misbehaviour == "foreign_iss":
+        result["iss"] = FOREIGN_ISSUER
     return Callback(params["redirect_uri"], params["response_mode"], result)
 
 

@@ -13,9 +13,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ciam_emulator.tokens import CALLBACK_MISBEHAVIOURS, ID_TOKEN_MISBEHAVIOURS
+from ciam_emulator.tokens import CALLBACK_MISBEHAVIOURS, ID_TOKEN_MISBEHAVIOURS, TOKEN_RESPONSE_MISBEHAVIOURS
 
-MISBEHAVIOUR_CASES = ID_TOKEN_MISBEHAVIOURS | CALLBACK_MISBEHAVIOURS
+MISBEHAVIOUR_CASES = ID_TOKEN_MISBEHAVIOURS | CALLBACK_MISBEHAVIOURS | TOKEN_RESPONSE_MISBEHAVIOURS
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,9 @@ class RuntimeControls:
 
     def take_callback_misbehaviour(self) -> str | None:
         return self._take(CALLBACK_MISBEHAVIOURS)
+
+    def take_token_response_misbehaviour(self) -> str | None:
+        return self._take(TOKEN_RESPONSE_MISBEHAVIOURS)
 
     def _take(self, family: frozenset[str]) -> str | None:
         with self._lock:

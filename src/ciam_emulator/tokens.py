@@ -41,7 +41,24 @@ ID_TOKEN_MISBEHAVIOURS = frozenset(
     }
 )
 CALLBACK_MISBEHAVIOURS = frozenset(
-    {"wrong_state", "missing_state", "error_access_denied", "error_interaction_required", "error_server_error"}
+    {
+        "wrong_state",
+        "missing_state",
+        "error_access_denied",
+        "error_interaction_required",
+        "error_server_error",
+        # A success callback that also carries error=access_denied (RFC 6749 §4.1.2 allows one or the other).
+        "code_and_error",
+        # An `iss` naming another issuer (RFC 9207 §2), on a success and on an access_denied callback.
+        "foreign_iss",
+        "error_access_denied_foreign_iss",
+    }
+)
+# Misbehaviour cases that replace the next successful authorization_code token response with one
+# that breaks RFC 6749 §5.1 (a JSON object whose tokens are strings), or whose client_info names
+# another user than its ID token (MSAL docs: client_info is the signed-in user's uid and utid).
+TOKEN_RESPONSE_MISBEHAVIOURS = frozenset(
+    {"token_response_array", "id_token_not_a_string", "token_response_not_json", "client_info_other_user"}
 )
 
 
@@ -54,6 +71,10 @@ ISSUER_DOMAIN = "ciamlogin.localhost"
 def v2_issuer(tenant_id: str) -> str:
     """The `iss` of ID tokens and v2 access tokens, and discovery's `issuer` (security-tokens doc)."""
     return f"https://{tenant_id}.{ISSUER_DOMAIN}/{tenant_id}/v2.0"
+
+
+# What a foreign `iss` says: an issuer of the same shape as the tenant's, for another tenant.
+FOREIGN_ISSUER = v2_issuer("00000000-0000-4000-8000-000000000bad")
 
 
 def issuer_on_authority_host(base_url: str, tenant_id: str) -> str:
@@ -323,3 +344,18 @@ def verify_emulator_token(
         raise TokenValidationError("Invalid issuer.") from exc
     except jwt.PyJWTError as exc:
         raise TokenValidationError("Signature validation failed.") from exc
+
+
+def misbehaving_token_response(body: dict[str, Any], case: str, *, tenant_id: str) -> tuple[str, str]:
+    """The text and content type of a token response broken as `case` says (test controls only)."""
+    if case == "token_response_array":
+        return json.dumps([body]), "application/json"
+    if case == "id_token_not_a_string":
+        return json.dumps(dict(body, id_token=12345)), "application/json"
+    if case == "token_response_not_json":
+        # Cut off mid-way, as a proxy that drops the connection would leave it: tokens are in it.
+        text = json.dumps(body)
+        return text[: len(text) - 7], "application/json"
+    if case == "client_info_other_user":
+        return json.dumps(dict(body, client_info=client_info(str(uuid.uuid4()), tenant_id))), "application/json"
+    raise ValueError(f"unknown token response case {case!r}")

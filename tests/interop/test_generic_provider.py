@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import msal
 import pytest
@@ -215,6 +215,48 @@ def test_cancelling_at_the_provider_leads_to_the_cancelled_page(generic_webapp, 
     assert cancelled.url == generic_webapp.url("/signed-in-cancelled") and cancelled.status == 200
     claims = provider_person.http.get(generic_webapp.url("/claims"), allow_redirects=False, timeout=15)
     assert claims.status_code == 302, "a cancelled sign-in leaves nobody signed in"
+
+
+def _cancel_callback(person, webapp) -> str:
+    """Cancel at the provider's login page; the error callback it sends back, not loaded."""
+    login = person.get(webapp.url("/auth/sign-in"))
+    response = person.http.get(login.link("Cancel"), allow_redirects=False, timeout=15)
+    while response.is_redirect:
+        location = urljoin(response.url, response.headers["Location"])
+        if location.startswith(webapp.settings.redirect_uri):
+            return location
+        response = person.http.get(location, allow_redirects=False, timeout=15)
+    raise AssertionError(f"the provider did not send the browser back: {response.status_code}")
+
+
+@pytest.mark.parametrize(
+    ("iss", "reason"),
+    [("https://localhost:1/somebody-else", "is not the provider's issuer"), (None, "has no iss")],
+    ids=["foreign-iss", "missing-iss"],
+)
+def test_a_cancellation_with_a_wrong_iss_is_refused_not_shown_as_cancelled(
+    generic_webapp, openid_provider, provider_person, app_logs, iss, reason
+):
+    # RFC 9207 §2.4: the iss check applies to error responses as well; oidc-provider sends iss on them.
+    callback = _cancel_callback(provider_person, generic_webapp)
+    query = parse_qs(urlsplit(callback).query)
+    assert query["error"] == ["access_denied"] and query["iss"] == [openid_provider.issuer]
+    refused = provider_person.get(_with_query(callback, iss=iss))
+    assert refused.status == 400 and refused.heading() == "Sign-in failed"
+    assert any(reason in r.getMessage() for r in app_logs.records if r.name == "ciam_webapp.web.auth")
+
+
+def test_a_callback_with_both_a_code_and_an_error_is_refused_unredeemed(
+    generic_webapp, openid_provider, provider_person, app_logs
+):
+    callback = walk_to_callback(
+        provider_person, generic_webapp.url("/auth/sign-in"), "ada", generic_webapp.settings.redirect_uri
+    )
+    openid_provider.forget_received()
+    refused = provider_person.get(_with_query(callback, error="access_denied"))
+    assert refused.status == 400 and refused.heading() == "Sign-in failed"
+    assert openid_provider.received()["token"] == [], "no token request was made"
+    assert any("both a code and an error" in r.getMessage() for r in app_logs.records)
 
 
 def test_an_app_with_a_certificate_signs_in_with_private_key_jwt(certificate_webapp, openid_provider, provider_person):

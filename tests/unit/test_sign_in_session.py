@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import msal
 import pytest
 
-from ciam_webapp.identity import InteractionRequired, SignedIn, SignInError
+from ciam_webapp.identity import InteractionRequired, SignedIn, SignInCancelled, SignInError
 from ciam_webapp.identity.client import AccessToken
 from ciam_webapp.sessions import Outcome, SessionEnded, SessionPolicy, SignInSession, StepUpNeeded
 from ciam_webapp.sessions.sign_in_session import CSRF_TOKEN, PENDING_EDIT, PENDING_PREFIX, USER
@@ -57,6 +57,8 @@ class FakeTenant:
         return code
 
     def complete_sign_in(self, flow, auth_response, cache: msal.SerializableTokenCache) -> SignedIn:
+        if auth_response.get("error") == "access_denied" and "code" not in auth_response:
+            raise SignInCancelled("the customer cancelled", tenant_error="access_denied")
         if auth_response.get("error"):
             raise SignInError(f"idp returned error {auth_response['error']!r}", tenant_error=auth_response["error"])
         account = self.codes.pop(auth_response.get("code", ""), None)

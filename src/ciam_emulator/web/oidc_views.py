@@ -14,7 +14,7 @@ from ciam_emulator import logout as sign_out
 from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.store import sha256_hex
 from ciam_emulator.token_endpoint import JWT_BEARER_GRANT, handle_token_request
-from ciam_emulator.tokens import v2_issuer
+from ciam_emulator.tokens import misbehaving_token_response, v2_issuer
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
     SSO_COOKIE_NAME,
@@ -143,7 +143,12 @@ def token(tenant: str) -> Response:
         if error.status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="token"'
         return response
-    response = jsonify(body)
+    case = emu.controls.take_token_response_misbehaviour() if grant_type == "authorization_code" else None
+    if case is not None:
+        text, content_type = misbehaving_token_response(body, case, tenant_id=found.id)
+        response = Response(text, status=200, content_type=content_type)
+    else:
+        response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

@@ -8,6 +8,7 @@ from .errors import (
     IdentityError,
     IdTokenError,
     InteractionRequired,
+    SignInCancelled,
     SignInError,
     TenantUnavailable,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "JwksCache",
     "MetadataProvider",
     "ProviderState",
+    "SignInCancelled",
     "SignInError",
     "SignedIn",
     "TenantMetadata",

@@ -11,9 +11,7 @@ The same facade serves a generic OpenID Provider (`oidc_issuer`): MSAL is then b
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +22,10 @@ import requests
 
 from ciam_core.errors import ProviderUnavailable
 
-from .errors import IdentityError, InteractionRequired, SignInError, TenantUnavailable
+from .errors import IdentityError, InteractionRequired, SignInCancelled, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
 from .metadata import MetadataProvider, TenantMetadata
+from .token_response import TokenEndpointGuard, TokenResponseRefused, decode_client_info
 
 # Errors from the token endpoint that mean "send the user to the tenant's pages".
 INTERACTION_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
@@ -145,7 +144,8 @@ class EntraClient:
                 self.client_id,
                 client_credential=self._client_credential,
                 token_cache=cache,
-                http_client=self.http,
+                # MSAL reads token responses without checking their shape (token_response.py).
+                http_client=TokenEndpointGuard(self.http),
                 http_cache=self._http_cache,
                 timeout=self._timeout,
                 instance_discovery=False,  # CIAM hosts skip it anyway; a local tenant must skip it
@@ -186,23 +186,16 @@ class EntraClient:
     def complete_sign_in(
         self, flow: dict[str, Any], auth_response: dict[str, str], cache: msal.SerializableTokenCache
     ) -> SignedIn:
-        """Redeem the code, then validate the ID token. On any failure the cache must be discarded."""
-        if not flow or "state" not in flow:
-            raise SignInError("no sign-in was started in this browser session (login CSRF or expired flow)")
-        if auth_response.get("state") != flow["state"]:
-            raise SignInError("state in the callback does not match the sign-in this session started")
-        self._check_response_issuer(auth_response)
-        if "code" not in auth_response and "error" in auth_response:
-            raise SignInError(
-                f"tenant returned error {auth_response.get('error')!r}",
-                tenant_error=auth_response.get("error"),
-                tenant_description=auth_response.get("error_description"),
-            )
+        """Check the callback, redeem the code, then validate the ID token. SignInCancelled when the
+        customer cancelled at the tenant. On any failure the cache must be discarded."""
+        self._check_callback(flow, auth_response)
         app = self._msal_app(cache)
         try:
             result = app.acquire_token_by_auth_code_flow(flow, auth_response)
         except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        except TokenResponseRefused as exc:
+            raise SignInError(f"code redemption refused: {exc.reason}") from exc
         except ValueError as exc:  # MSAL: state mismatch or a response with neither code nor error
             raise SignInError(f"callback refused by MSAL: {exc}") from exc
         except RuntimeError as exc:  # MSAL: nonce mismatch, max_age without auth_time
@@ -220,8 +213,32 @@ class EntraClient:
         if not id_token:
             raise SignInError("token response carried no ID token")
         claims = self.id_tokens.validate(id_token, expected_nonce=_nonce_hash(flow.get("nonce")))
-        home_account_id = _home_account_id(result, claims)
+        home_account_id = _home_account_id(result, claims, is_entra=self.is_entra)
         return SignedIn(claims=claims, id_token=id_token, home_account_id=home_account_id)
+
+    def _check_callback(self, flow: dict[str, Any], auth_response: dict[str, str]) -> None:
+        """Everything about the authorization response that needs no token request, in this order:
+        our state, then the issuer (RFC 9207 §2.4 asks it of error responses too), then its kind."""
+        if not flow or "state" not in flow:
+            raise SignInError("no sign-in was started in this browser session (login CSRF or expired flow)")
+        if auth_response.get("state") != flow["state"]:
+            raise SignInError("state in the callback does not match the sign-in this session started")
+        self._check_response_issuer(auth_response)
+        error = auth_response.get("error")
+        if error is not None and "code" in auth_response:
+            # RFC 6749 §4.1.2/§4.1.2.1: a response carries a code or an error, never both; which one
+            # is true cannot be told, so neither is acted on (and no code is redeemed).
+            raise SignInError("callback carries both a code and an error", tenant_error=error)
+        if error == "access_denied":
+            raise SignInCancelled("the customer cancelled at the tenant", tenant_error=error)
+        if error is not None:
+            raise SignInError(
+                f"tenant returned error {error!r}",
+                tenant_error=error,
+                tenant_description=auth_response.get("error_description"),
+            )
+        if not auth_response.get("code"):
+            raise SignInError("callback carries neither a code nor an error")
 
     def _check_response_issuer(self, auth_response: dict[str, str]) -> None:
         """RFC 9207 (mix-up defence): an `iss` in the authorization response must be our provider's,
@@ -256,6 +273,10 @@ class EntraClient:
             result = app.acquire_token_silent_with_error(scopes, account, claims_challenge=claims_challenge)
         except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        except TokenResponseRefused as exc:
+            # The tenant answered a refresh with something that is not a token response: as broken
+            # as a 5xx for the customer (signing in again would meet the same endpoint).
+            raise TenantUnavailable(f"token refresh refused: {exc.reason}") from exc
         if result is None:
             raise InteractionRequired(f"no token cached for {' '.join(scopes)}")
         if "error" in result:
@@ -288,17 +309,27 @@ def _nonce_hash(nonce: str | None) -> str | None:
     return None if not nonce else hashlib.sha256(nonce.encode("ascii")).hexdigest()
 
 
-def _home_account_id(result: dict[str, Any], claims: dict[str, Any]) -> str:
-    # Same rule as MSAL's cache: `uid.utid` from client_info, else the ID token's `sub`.
+def _home_account_id(result: dict[str, Any], claims: dict[str, Any], *, is_entra: bool) -> str:
+    """Same rule as MSAL's cache: `uid.utid` from client_info, else the ID token's `sub`.
+
+    With Entra, client_info names the user and tenant the tokens in the cache belong to, and the ID
+    token names the user the session is for: both must be one person (uid = oid, utid = tid), or
+    the session would show one user while holding another's account and tokens."""
     client_info = result.get("client_info")
-    if client_info:
-        try:
-            padded = client_info + "=" * (-len(client_info) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded))
-            return f"{data['uid']}.{data['utid']}"
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SignInError(f"token response carried an unreadable client_info: {exc!r}") from exc
-    return str(claims["sub"])
+    if not client_info:
+        return str(claims["sub"])
+    data = decode_client_info(client_info)
+    uid, utid = (data.get("uid"), data.get("utid")) if isinstance(data, dict) else (None, None)
+    if not isinstance(uid, str) or not isinstance(utid, str) or not uid or not utid:
+        raise SignInError("token response carried a client_info without uid and utid")
+    if is_entra and not (_same_id(uid, claims.get("oid")) and _same_id(utid, claims.get("tid"))):
+        raise SignInError("client_info names another user or tenant than the ID token (uid/utid vs oid/tid)")
+    return f"{uid}.{utid}"
+
+
+def _same_id(a: str, b: Any) -> bool:
+    # Entra's object and tenant ids are GUIDs; their case carries no meaning.
+    return isinstance(b, str) and a.lower() == b.lower()
 
 
 def _token_endpoint_error(result: dict[str, Any], *, during: str) -> IdentityError:

@@ -32,6 +32,10 @@ class SignInError(IdentityError):
         self.tenant_description = tenant_description
 
 
+class SignInCancelled(SignInError):
+    """The customer cancelled at the tenant (`error=access_denied` in a callback that passed the checks)."""
+
+
 class IdTokenError(SignInError):
     """The ID token failed one of our checks (signature, iss, aud, exp/nbf/iat, tid, nonce, azp)."""
 

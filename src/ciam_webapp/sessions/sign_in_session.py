@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import msal
 
-from ..identity import InteractionRequired, SignedIn, SignInError
+from ..identity import InteractionRequired, SignedIn, SignInCancelled, SignInError
 from ..identity.client import AccessToken
 from ..token_cache import TokenCacheCodec, merge_caches, merge_changes
 from .record import Merge
@@ -323,12 +323,13 @@ class SignInSession:
             # Unknown, expired, forged or replayed state: touch nothing.
             raise SignInError("no sign-in with this state was started in this browser (login CSRF or expired)")
         self._browser.pop(PENDING_PREFIX + pending.state, None)  # a callback is used once
-        if auth_response.get("error") == "access_denied" and "code" not in auth_response:
-            self._drop_edit_waiting_for(pending.state)
-            return AuthorizationResult(Outcome.CANCELLED, after=pending.after)
         cache = msal.SerializableTokenCache()  # redeem into an empty cache: on failure nothing is kept
         try:
+            # A cancellation too goes through the client: its callback must pass the same checks (iss).
             signed_in = self._entra.complete_sign_in(pending.msal_flow(self._redirect_uri), auth_response, cache)
+        except SignInCancelled:
+            self._drop_edit_waiting_for(pending.state)
+            return AuthorizationResult(Outcome.CANCELLED, after=pending.after)
         except SignInError:
             self._drop_edit_waiting_for(pending.state)
             raise

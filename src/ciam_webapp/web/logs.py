@@ -52,6 +52,48 @@ class QueryStringRedactor(logging.Filter):
         return True
 
 
+class MsalRedactor(logging.Filter):
+    """What MSAL itself logs, without the secrets it leaves in.
+
+    - msal.token_cache logs every token event at DEBUG as JSON ("event=%s"); MSAL masks the tokens
+      and the client secret in it, but not the authorization code, the PKCE verifier or a
+      certificate app's client assertion (a signed JWT that authenticates as the app).
+    - msal.oauth2cli.oauth2 logs a token response that is not JSON whole, at ERROR, tokens
+      included. identity/token_response.py keeps such a body from MSAL (it is refused first); this
+      is the second line, for any MSAL path that check does not cover.
+    Installed on those two loggers: a logger's filters see only the records made on it.
+    """
+
+    MASKED_EVENT_DATA = frozenset({"code", "code_verifier", "client_assertion"})
+    NOT_JSON_MESSAGE = "Token response is not in json format: %s"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.NOT_JSON_MESSAGE:
+            record.args = ("[body withheld]",)
+        elif record.msg == "event=%s" and isinstance(record.args, tuple) and len(record.args) == 1:
+            record.args = (self._masked_event(record.args[0]),)
+        return True
+
+    def _masked_event(self, text: object) -> str:
+        try:
+            event = json.loads(str(text))
+        except ValueError:
+            return "[event withheld: not the JSON MSAL is known to log]"
+        data = event.get("data") if isinstance(event, dict) else None
+        if not isinstance(data, dict):
+            return "[event withheld: not the JSON MSAL is known to log]"
+        for name in self.MASKED_EVENT_DATA & data.keys():
+            data[name] = "********"
+        return json.dumps(event, sort_keys=True, default=str)
+
+
+# Loggers whose records can hold the query string of a URL: the development server's request lines
+# (a callback's query string is its authorization code) and urllib3's, which at DEBUG logs the
+# request line of every outbound call and of every retry.
+QUERY_STRING_LOGGERS = ("werkzeug", "urllib3.connectionpool", "urllib3.util.retry")
+MSAL_LOGGERS_WITH_SECRETS = ("msal.token_cache", "msal.oauth2cli.oauth2")
+
+
 def configure_logging(app: Flask, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -65,9 +107,10 @@ def configure_logging(app: Flask, level: str) -> None:
     limiter_logger = logging.getLogger("flask-limiter")
     limiter_logger.handlers[:] = [handler]
     limiter_logger.setLevel(level)
-    werkzeug_logger = logging.getLogger("werkzeug")
-    if not any(isinstance(f, QueryStringRedactor) for f in werkzeug_logger.filters):
-        werkzeug_logger.addFilter(QueryStringRedactor())
+    for name in QUERY_STRING_LOGGERS:
+        _install_once(logging.getLogger(name), QueryStringRedactor)
+    for name in MSAL_LOGGERS_WITH_SECRETS:
+        _install_once(logging.getLogger(name), MsalRedactor)
 
     @app.before_request
     def assign_request_id() -> None:
@@ -79,3 +122,9 @@ def configure_logging(app: Flask, level: str) -> None:
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
         return response
+
+
+def _install_once(logger: logging.Logger, kind: type[logging.Filter]) -> None:
+    # Every create_app() configures logging again (tests build many apps); one filter of a kind is enough.
+    if not any(isinstance(f, kind) for f in logger.filters):
+        logger.addFilter(kind())
