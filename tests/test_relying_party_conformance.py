@@ -9,8 +9,12 @@ import json
 import logging
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 
+from ciam_webapp import create_app
+from ciam_webapp.sessions.sign_in_session import USER
+from tests.conftest import app_settings
 from tests.support.journeys import TenantPages, on_app, sign_in
 
 ID_TOKEN_CASES = [
@@ -28,6 +32,24 @@ ID_TOKEN_CASES = [
     "missing_nonce",
     "wrong_nonce",
     "wrong_tid",
+    # issue 13: a hostile provider
+    "typ_at_jwt",  # an access token offered as an ID token
+    "azp_other_client",
+    "exp_as_string",
+    "iat_as_string",
+    "nbf_as_boolean",
+    "exp_far_future",  # 10^13: used to sign in, then every page showing the claims answered 500
+    "auth_time_far_future",
+    "kid_absent",  # the emulator publishes two keys (rp-id_token-kid-absent-multiple-jwks)
+]
+# The ID token's kid names a key the JWKS publishes that may not be used (these crashed with a 500).
+FOREIGN_KEY_CASES = ["kid_names_oct_key", "kid_names_ec_key", "kid_names_short_rsa_key"]
+DISCOVERY_CASES = [
+    "http_authorization_endpoint",
+    "http_token_endpoint",
+    "http_jwks_uri",
+    "http_end_session_endpoint",
+    "issuer_of_another_tenant",
 ]
 CALLBACK_CASES = ["wrong_state", "missing_state"]
 ERROR_CALLBACK_CASES = ["error_interaction_required", "error_server_error"]
@@ -67,6 +89,48 @@ def test_id_token_misbehaviour_is_refused(case, person, webapp, tenant, customer
     _refusal_logged(app_logs, "ID token")
 
 
+def test_a_session_holding_dates_no_datetime_can_hold_still_shows_every_page(person, webapp, tenant, customer):
+    """A session saved before sign-in bounded the dates (10^13 used to pass) must not break pages."""
+    sign_in(person, webapp, tenant, customer.email, customer.password)
+    store = webapp.app.extensions["ciam"].session_store
+    sid = person.http.cookies["ciam_session"]
+    stored = store.load(sid)
+    claims = msgspec.msgpack.decode(stored.values[USER])
+    claims.update(exp=10**13, auth_time=10**13, iat=-(10**13))
+    store.write(sid, {USER: msgspec.msgpack.encode(claims)}, {USER: stored.versions[USER]})
+    for path in ("/", "/claims", "/profile"):
+        page = person.get(webapp.url(path))
+        assert page.status == 200 and "Traceback" not in page.text, path
+    shown = person.get(webapp.url("/claims")).soup.select_one('td[data-claim="exp"]').get_text()
+    assert shown == "10000000000000 (not a valid date)"
+
+
+@pytest.mark.parametrize("case", FOREIGN_KEY_CASES)
+def test_a_kid_naming_a_key_that_is_not_rsa_2048_is_refused(case, person, webapp, tenant, customer, app_logs):
+    # The foreign key comes with the JWKS the app refetches for the new kid: let it refetch now.
+    webapp.app.extensions["ciam"].entra.id_tokens.jwks._last_unknown_kid_refetch = None
+    page = _attempt_sign_in(person, webapp, tenant, customer, case)
+    _assert_refused(page, webapp, person, tenant)
+    _refusal_logged(app_logs, "ID token", "may not be used")
+
+
+@pytest.mark.parametrize("case", DISCOVERY_CASES)
+def test_discovery_with_an_http_endpoint_or_another_tenant_is_refused(case, tenant, tmp_path, app_logs):
+    """A fresh app (discovery is cached per process) whose AUTHORITY names the tenant by its GUID."""
+    base_url = f"http://localhost:{tenant.app_port}"
+    settings = app_settings(tenant, base_url, tmp_path, AUTHORITY=f"{tenant.base_url}/{tenant.tenant_id}")
+    client = create_app(settings).test_client()
+    tenant.misbehave(case)
+    refused = client.get("/auth/sign-in")
+    assert refused.status_code == 503 and "Location" not in refused.headers
+    assert "Sign-in service unavailable" in refused.get_data(as_text=True)
+    reason = "not an https URL" if case.startswith("http_") else "not the authority's tenant"
+    assert any(reason in r.getMessage() for r in app_logs.records), [r.getMessage() for r in app_logs.records]
+    # The next discovery answer is a good one again: nothing bad was cached, sign-in starts over https.
+    started = client.get("/auth/sign-in")
+    assert started.status_code == 302 and started.headers["Location"].startswith(tenant.base_url + "/")
+
+
 def test_the_issuer_comes_from_discovery_not_from_the_authority(person, webapp, tenant, customer):
     """As in Entra (security-tokens doc), the issuer's host is not the authority's host."""
     page = sign_in(person, webapp, tenant, customer.email, customer.password)
@@ -81,8 +145,11 @@ def test_the_issuer_comes_from_discovery_not_from_the_authority(person, webapp, 
 
 def test_unknown_kid_makes_the_app_refetch_jwks_exactly_once(person, webapp, tenant, customer):
     sign_in(person, webapp, tenant, customer.email, customer.password)  # keys are cached now
-    # Forget kids an earlier test already found unknown (the app remembers them for a while).
-    webapp.app.extensions["ciam"].entra.id_tokens._jwks._unknown_kids.clear()
+    # Forget kids an earlier test already found unknown, and when it last refetched for one (the
+    # app remembers both for a while).
+    jwks = webapp.app.extensions["ciam"].entra.id_tokens.jwks
+    jwks._unknown_kids.clear()
+    jwks._last_unknown_kid_refetch = None
     other = type(person)(tenant.ca_bundle)
     tenant.reset_stats()
     page = _attempt_sign_in(other, webapp, tenant, customer, "unknown_kid")

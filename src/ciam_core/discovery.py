@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ class TenantMetadata:
     def tenant_id(self) -> str:
         """Entra issuers end in `/{tenant id}/v2.0`; the tenant id is the segment before `v2.0`."""
         segments = [s for s in urlsplit(self.issuer).path.split("/") if s]
+        if not segments:
+            return ""  # an issuer without a path names no tenant (and matches no `tid`)
         return segments[-2] if len(segments) >= 2 else segments[-1]
 
 
@@ -75,6 +78,7 @@ class MetadataProvider:
     ) -> None:
         # oidc_issuer set: a generic OpenID Provider, whose discovery must name exactly that issuer.
         self._oidc_issuer = oidc_issuer
+        self.authority = authority
         self.url = oidc_discovery_url(oidc_issuer) if oidc_issuer else discovery_url(authority)
         self._http = http
         self._max_age = max_age
@@ -112,6 +116,9 @@ class MetadataProvider:
             self._fetched_at = time.monotonic()
 
     def _fetch(self) -> TenantMetadata:
+        if urlsplit(self.url).scheme != "https":
+            # Whoever can change a document fetched in clear chooses every endpoint and key in it.
+            raise ProviderUnavailable(f"discovery {self.url} refused: the authority is not an https URL")
         try:
             response = self._http.get(self.url)
         except requests.RequestException as exc:
@@ -120,19 +127,25 @@ class MetadataProvider:
             raise ProviderUnavailable(f"discovery {self.url} answered HTTP {response.status_code}")
         try:
             doc = response.json()
+            if not isinstance(doc, dict):
+                raise TypeError("the document is not a JSON object")
             # RP-Initiated Logout is optional for an OpenID Provider, never missing in Entra.
             end_session = doc.get("end_session_endpoint") if self._oidc_issuer else doc["end_session_endpoint"]
             metadata = TenantMetadata(
                 issuer=doc["issuer"],
-                authorization_endpoint=doc["authorization_endpoint"],
-                token_endpoint=doc["token_endpoint"],
-                end_session_endpoint=end_session,
-                jwks_uri=doc["jwks_uri"],
+                authorization_endpoint=_https_url(doc["authorization_endpoint"], "authorization_endpoint"),
+                token_endpoint=_https_url(doc["token_endpoint"], "token_endpoint"),
+                end_session_endpoint=None if end_session is None else _https_url(end_session, "end_session_endpoint"),
+                jwks_uri=_https_url(doc["jwks_uri"], "jwks_uri"),
                 prompt_values_supported=_strings(doc.get("prompt_values_supported")),
                 authorization_response_iss_parameter_supported=(
                     doc.get("authorization_response_iss_parameter_supported") is True
                 ),
             )
+            if not isinstance(metadata.issuer, str) or not metadata.issuer:
+                raise TypeError(f"issuer {metadata.issuer!r} is not a string")
+        except NotHttps as exc:
+            raise ProviderUnavailable(f"discovery {self.url} refused: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise ProviderUnavailable(f"discovery {self.url} returned an unusable document: {exc!r}") from exc
         if self._oidc_issuer is not None and metadata.issuer != self._oidc_issuer:
@@ -140,7 +153,47 @@ class MetadataProvider:
             raise ProviderUnavailable(
                 f"discovery {self.url} names issuer {metadata.issuer!r}, not OIDC_ISSUER {self._oidc_issuer!r}"
             )
+        if self._oidc_issuer is None:
+            self._check_tenant(metadata)
         return metadata
+
+    def _check_tenant(self, metadata: TenantMetadata) -> None:
+        """The issuer must name the tenant AUTHORITY names. An authority's path holds the tenant as
+        a GUID or as a domain (`{name}.onmicrosoft.com`, also what MSAL derives for a path-less
+        ciamlogin.com authority; entra-notes §1); the issuer always holds the GUID (security-tokens
+        doc), so only a GUID in the authority can be compared; a domain cannot be mapped to its GUID
+        without asking the tenant itself, so it is left to the issuer and `tid` checks."""
+        segments = [s for s in urlsplit(self.authority).path.split("/") if s]
+        if not segments or not _is_guid(segments[0]):
+            return
+        if metadata.tenant_id.lower() != segments[0].lower():
+            raise ProviderUnavailable(
+                f"discovery {self.url} names issuer {metadata.issuer!r}, whose tenant is not the "
+                f"authority's tenant {segments[0]}"
+            )
+
+
+class NotHttps(ValueError):
+    """An endpoint in discovery is not an https URL."""
+
+
+def _https_url(value: object, name: str) -> str:
+    """An endpoint from discovery: only https, so that keys, codes and tokens never travel in clear
+    and no one on the path can substitute the JWKS (OpenID Connect Discovery 1.0 §3: URLs using https)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is not a string: {value!r}")
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise NotHttps(f"{name} {value!r} is not an https URL")
+    return value
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -11,9 +11,13 @@ class ProviderUnavailable(Exception):
         self.reason = reason
 
 
-class UntrustedKey(Exception):
-    """A token names a signing key the provider does not publish (or one that may not be used)."""
+class TokenRejected(Exception):
+    """A token failed one of the checks; `reason` says which (for logs: it never holds the token)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class UntrustedKey(TokenRejected):
+    """A token names a signing key the provider does not publish (or one that may not be used)."""

@@ -13,9 +13,16 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ciam_emulator.tokens import CALLBACK_MISBEHAVIOURS, ID_TOKEN_MISBEHAVIOURS, TOKEN_RESPONSE_MISBEHAVIOURS
+from ciam_emulator.tokens import (
+    CALLBACK_MISBEHAVIOURS,
+    DISCOVERY_MISBEHAVIOURS,
+    ID_TOKEN_MISBEHAVIOURS,
+    TOKEN_RESPONSE_MISBEHAVIOURS,
+)
 
-MISBEHAVIOUR_CASES = ID_TOKEN_MISBEHAVIOURS | CALLBACK_MISBEHAVIOURS | TOKEN_RESPONSE_MISBEHAVIOURS
+MISBEHAVIOUR_CASES = (
+    ID_TOKEN_MISBEHAVIOURS | CALLBACK_MISBEHAVIOURS | TOKEN_RESPONSE_MISBEHAVIOURS | frozenset(DISCOVERY_MISBEHAVIOURS)
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class RuntimeControls:
         self._graph_faults: deque[InjectedResponse] = deque()
         self._token_faults: deque[InjectedResponse] = deque()
         self._misbehaviour: str | None = None
+        self._jwks_extras: list[dict[str, Any]] = []
         self.access_token_lifetime_seconds: int | None = None
         self._paused_until = 0.0  # time.monotonic(); in the past: not paused
         self._pause_graph_too = True
@@ -126,6 +134,9 @@ class RuntimeControls:
     def take_token_response_misbehaviour(self) -> str | None:
         return self._take(TOKEN_RESPONSE_MISBEHAVIOURS)
 
+    def take_discovery_misbehaviour(self) -> str | None:
+        return self._take(frozenset(DISCOVERY_MISBEHAVIOURS))
+
     def _take(self, family: frozenset[str]) -> str | None:
         with self._lock:
             case = self._misbehaviour
@@ -133,6 +144,16 @@ class RuntimeControls:
                 self._misbehaviour = None
                 return case
             return None
+
+    def publish_once(self, jwk: dict[str, Any]) -> None:
+        """A foreign key (FOREIGN_KEY_MISBEHAVIOURS) for the next JWKS answer only."""
+        with self._lock:
+            self._jwks_extras.append(jwk)
+
+    def take_jwks_extras(self) -> list[dict[str, Any]]:
+        with self._lock:
+            extras, self._jwks_extras = self._jwks_extras, []
+            return extras
 
     def pending_misbehaviour(self) -> str | None:
         with self._lock:

@@ -21,10 +21,12 @@ from ciam_emulator.on_behalf_of import verified_assertion
 from ciam_emulator.scopes import ScopeRequest, parse_scope
 from ciam_emulator.store import AppRegistration, SsoSession, Tenant, User
 from ciam_emulator.tokens import (
+    FOREIGN_KEY_MISBEHAVIOURS,
     TOKEN_LIFETIME_SECONDS,
     TokenContext,
     api_access_token_claims,
     client_info,
+    foreign_key,
     graph_access_token_claims,
     id_token_claims,
     sign,
@@ -418,7 +420,13 @@ def issue_tokens(
             optional_claims=emulator.directory.optional_claim_names(app.app_id, "idToken"),
             max_age_requested=max_age_requested,
         )
-        body["id_token"] = sign_id_token(claims, emulator.keys, misbehaviour, authority_base_url=emulator.base_url)
+        foreign = None
+        if misbehaviour in FOREIGN_KEY_MISBEHAVIOURS:
+            foreign = foreign_key(misbehaviour)
+            emulator.controls.publish_once(foreign.jwk)
+        body["id_token"] = sign_id_token(
+            claims, emulator.keys, misbehaviour, authority_base_url=emulator.base_url, foreign=foreign
+        )
     if want_client_info:
         body["client_info"] = client_info(user.id, tenant.id)
     return body

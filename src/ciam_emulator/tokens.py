@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ciam_emulator.errors import TokenValidationError
 from ciam_emulator.keys import KeyRing, SigningKey, b64url
@@ -38,8 +40,33 @@ ID_TOKEN_MISBEHAVIOURS = frozenset(
         "missing_nonce",
         "wrong_nonce",
         "wrong_tid",
+        "typ_at_jwt",
+        "azp_other_client",
+        "exp_as_string",
+        "iat_as_string",
+        "nbf_as_boolean",
+        "exp_far_future",
+        "auth_time_far_future",
+        "kid_absent",
+        *("kid_names_oct_key", "kid_names_ec_key", "kid_names_short_rsa_key"),
     }
 )
+# Cases where the ID token names a key that the next JWKS answer publishes beside the tenant's own:
+# a key of another type, or an RSA key that is too short. Entra signs with RSA 2048-bit keys (its
+# keys document lists kty RSA only); these exist only so tests can check a client refuses the rest.
+FOREIGN_KEY_MISBEHAVIOURS = frozenset({"kid_names_oct_key", "kid_names_ec_key", "kid_names_short_rsa_key"})
+# A date no token would carry (year 318857): beyond what Python's datetime can hold.
+FAR_FUTURE = 10**13
+# Cases that tamper with the next discovery document: an endpoint served over plain http (OpenID
+# Connect Discovery 1.0 §3 requires https URLs; Entra's are all https), or an issuer naming another
+# tenant than the one in the discovery URL (security-tokens doc: the issuer holds the tenant's GUID).
+DISCOVERY_MISBEHAVIOURS = {
+    "http_authorization_endpoint": "authorization_endpoint",
+    "http_token_endpoint": "token_endpoint",
+    "http_jwks_uri": "jwks_uri",
+    "http_end_session_endpoint": "end_session_endpoint",
+    "issuer_of_another_tenant": "issuer",
+}
 CALLBACK_MISBEHAVIOURS = frozenset(
     {
         "wrong_state",
@@ -236,8 +263,46 @@ def api_access_token_claims(ctx: TokenContext, scopes: ScopeRequest) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class ForeignKey:
+    """For FOREIGN_KEY_MISBEHAVIOURS: the JWK the JWKS publishes once, and what signs the token."""
+
+    jwk: dict[str, Any]
+    signer: SigningKey
+
+
+def foreign_key(case: str) -> ForeignKey:
+    kid = "foreign-" + secrets.token_hex(8)
+    if case == "kid_names_short_rsa_key":
+        # Deliberately breakable: the client must refuse it (PyJWT alone only warns).
+        weak = rsa.generate_private_key(65537, 1024)  # noqa: S505
+        short = SigningKey(name="short", kid=kid, private_key=weak)
+        return ForeignKey(jwk=short.public_jwk(), signer=short)
+    # The token is signed RS256 by an RSA key nobody publishes; its kid names the foreign key.
+    signer = SigningKey(name="foreign", kid=kid, private_key=rsa.generate_private_key(65537, 2048))
+    if case == "kid_names_oct_key":
+        return ForeignKey(
+            jwk={"kty": "oct", "use": "sig", "kid": kid, "k": b64url(secrets.token_bytes(32))}, signer=signer
+        )
+    numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    jwk = {
+        "kty": "EC",
+        "use": "sig",
+        "kid": kid,
+        "crv": "P-256",
+        "x": b64url(numbers.x.to_bytes(32, "big")),
+        "y": b64url(numbers.y.to_bytes(32, "big")),
+    }
+    return ForeignKey(jwk=jwk, signer=signer)
+
+
 def sign_id_token(
-    claims: dict[str, Any], keys: KeyRing, misbehaviour: str | None, *, authority_base_url: str = ""
+    claims: dict[str, Any],
+    keys: KeyRing,
+    misbehaviour: str | None,
+    *,
+    authority_base_url: str = "",
+    foreign: ForeignKey | None = None,
 ) -> str:
     """Sign the ID token, applying a one-shot test misbehaviour if one is pending.
 
@@ -267,6 +332,18 @@ def sign_id_token(
         claims["nonce"] = hashlib.sha256(secrets.token_bytes(16)).hexdigest()
     elif misbehaviour == "wrong_tid":
         claims["tid"] = str(uuid.uuid4())
+    elif misbehaviour == "azp_other_client":
+        claims["azp"] = str(uuid.uuid4())  # one audience (us), issued to another client
+    elif misbehaviour == "exp_as_string":
+        claims["exp"] = str(claims["exp"])  # RFC 7519 §2: a NumericDate is a JSON number
+    elif misbehaviour == "iat_as_string":
+        claims["iat"] = str(claims["iat"])
+    elif misbehaviour == "nbf_as_boolean":
+        claims["nbf"] = True
+    elif misbehaviour == "exp_far_future":
+        claims["exp"] = FAR_FUTURE
+    elif misbehaviour == "auth_time_far_future":
+        claims["auth_time"] = FAR_FUTURE
 
     if misbehaviour == "alg_none":
         return _unsigned_jwt({"typ": "JWT", "alg": "none", "kid": key.kid}, claims)
@@ -278,6 +355,17 @@ def sign_id_token(
         return f"{signing_input}.{b64url(mac)}"
     if misbehaviour == "unknown_kid":
         return sign(claims, keys.unpublished)
+    if misbehaviour == "typ_at_jwt":
+        # An access token offered as an ID token: RFC 9068 §2.1 types access tokens "at+jwt".
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"typ": "at+jwt", "kid": key.kid})
+    if misbehaviour == "kid_absent":
+        # OpenID Foundation RP tests rp-id_token-kid-absent-*: no kid while the JWKS has two keys.
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"typ": "JWT"})
+    if foreign is not None:
+        # Signed here rather than by PyJWT, which (rightly) warns about the short key.
+        signing_input = _signing_input({"typ": "JWT", "alg": "RS256", "kid": foreign.signer.kid}, claims)
+        signature = foreign.signer.private_key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64url(signature)}"
     token = sign(claims, key)
     if misbehaviour == "bad_signature":
         head, body, signature = token.split(".")

@@ -43,11 +43,23 @@ def describe_claims(claims: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     for name in ordered:
         value = claims[name]
-        if name in TIME_CLAIMS and isinstance(value, int | float):
-            shown = f"{datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC ({int(value)})"
+        if name in TIME_CLAIMS:
+            shown = _as_date(value)
         elif isinstance(value, list):
             shown = ", ".join(str(v) for v in value)
         else:
             shown = str(value)
         rows.append((name, shown, CLAIM_MEANINGS.get(name, "")))
     return rows
+
+
+def _as_date(value: Any) -> str:
+    """A NumericDate as a UTC date. Sign-in refuses dates no token carries, but a session saved
+    before that rule (or another provider's claim) must still show, never break the page: anything
+    that is not a number datetime can hold is shown as it is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return f"{datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC ({int(value)})"
+        except (OverflowError, OSError, ValueError):  # out of datetime's range, or NaN/infinity
+            pass
+    return f"{value!r} (not a valid date)"

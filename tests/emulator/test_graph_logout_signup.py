@@ -256,7 +256,23 @@ ID_TOKEN_CASES = {
     "missing_nonce": lambda claims, header, valid, expected: valid and "nonce" not in claims,
     "wrong_nonce": lambda claims, header, valid, expected: valid and claims["nonce"] != expected["nonce"],
     "wrong_tid": lambda claims, header, valid, expected: valid and claims["tid"] != expected["tid"],
+    "typ_at_jwt": lambda claims, header, valid, expected: valid and header["typ"] == "at+jwt",
+    "azp_other_client": lambda claims, header, valid, expected: (
+        valid and claims["aud"] == expected["aud"] and claims["azp"] != expected["aud"]
+    ),
+    "exp_as_string": lambda claims, header, valid, expected: valid and isinstance(claims["exp"], str),
+    "iat_as_string": lambda claims, header, valid, expected: valid and isinstance(claims["iat"], str),
+    "nbf_as_boolean": lambda claims, header, valid, expected: valid and claims["nbf"] is True,
+    "exp_far_future": lambda claims, header, valid, expected: valid and claims["exp"] == 10**13,
+    "auth_time_far_future": lambda claims, header, valid, expected: valid and claims["auth_time"] == 10**13,
+    "kid_absent": lambda claims, header, valid, expected: "kid" not in header and header["alg"] == "RS256",
+    "kid_names_oct_key": lambda claims, header, valid, expected: not valid and header["kid"].startswith("foreign-"),
+    "kid_names_ec_key": lambda claims, header, valid, expected: not valid and header["kid"].startswith("foreign-"),
+    "kid_names_short_rsa_key": lambda claims, header, valid, expected: (
+        not valid and header["kid"].startswith("foreign-")
+    ),
 }
+FOREIGN_KEY_TYPES = {"kid_names_oct_key": "oct", "kid_names_ec_key": "EC", "kid_names_short_rsa_key": "RSA"}
 
 
 @pytest.mark.parametrize("case", sorted(ID_TOKEN_CASES))
@@ -276,6 +292,46 @@ def test_id_token_misbehaviours_are_one_shot(emulator: LiveEmulator, browser: Sc
     good = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
     assert _signature_valid(good, emulator)
     assert {key: _claims(good)[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize("case", sorted(FOREIGN_KEY_TYPES))
+def test_a_foreign_key_is_published_in_the_next_jwks_only(
+    emulator: LiveEmulator, browser: ScriptedBrowser, case: str
+) -> None:
+    emulator.control("POST", "misbehave", {"case": case})
+    bad = redeem(emulator, obtain_code(emulator, browser)).json()["id_token"]
+    kid = jwt.get_unverified_header(bad)["kid"]
+    http = trusted_session(emulator.ca_cert)
+    keys = http.get(f"{emulator.tenant_url}/discovery/v2.0/keys", timeout=10).json()["keys"]
+    assert [k["kty"] for k in keys if k["kid"] == kid] == [FOREIGN_KEY_TYPES[case]]
+    again = http.get(f"{emulator.tenant_url}/discovery/v2.0/keys", timeout=10).json()["keys"]
+    assert len(again) == 2 and all(k["kty"] == "RSA" for k in again)
+
+
+@pytest.mark.parametrize(
+    "case, field",
+    [
+        ("http_authorization_endpoint", "authorization_endpoint"),
+        ("http_token_endpoint", "token_endpoint"),
+        ("http_jwks_uri", "jwks_uri"),
+        ("http_end_session_endpoint", "end_session_endpoint"),
+    ],
+)
+def test_discovery_misbehaviours_are_one_shot(emulator: LiveEmulator, case: str, field: str) -> None:
+    http = trusted_session(emulator.ca_cert)
+    url = f"{emulator.tenant_url}/v2.0/.well-known/openid-configuration"
+    emulator.control("POST", "misbehave", {"case": case})
+    assert http.get(url, timeout=10).json()[field].startswith("http://")
+    good = http.get(url, timeout=10).json()
+    assert all(good[name].startswith("https://") for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"))
+
+
+def test_discovery_can_name_another_tenants_issuer_once(emulator: LiveEmulator) -> None:
+    http = trusted_session(emulator.ca_cert)
+    url = f"{emulator.tenant_url}/v2.0/.well-known/openid-configuration"
+    emulator.control("POST", "misbehave", {"case": "issuer_of_another_tenant"})
+    assert emulator.seeded.tenant_id not in http.get(url, timeout=10).json()["issuer"]
+    assert http.get(url, timeout=10).json()["issuer"] == emulator.issuer
 
 
 @pytest.mark.parametrize(

@@ -174,6 +174,76 @@ def test_prompt_values_that_are_not_a_list_of_strings_are_refused():
         MetadataProvider(ISSUER, http, oidc_issuer=ISSUER).get()  # type: ignore[arg-type]
 
 
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint")
+ENTRA_TENANT = "aaaaaaaa-0000-0000-0000-000000000001"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("provider", ["entra", "generic"])
+def test_an_endpoint_that_is_not_https_is_refused(provider, endpoint):
+    """A hostile provider's http:// jwks_uri was fetched and trusted; its http authorize endpoint followed."""
+    document = entra_document() if provider == "entra" else provider_document()
+    document[endpoint] = document[endpoint].replace("https://", "http://")
+    http = FakeProviderHttp(document)
+    metadata = (
+        MetadataProvider(f"https://contoso.ciamlogin.com/{ENTRA_TENANT}", http)  # type: ignore[arg-type]
+        if provider == "entra"
+        else MetadataProvider(ISSUER, http, oidc_issuer=ISSUER)  # type: ignore[arg-type]
+    )
+    with pytest.raises(TenantUnavailable, match=f"{endpoint} 'http://.*' is not an https URL"):
+        metadata.get()
+
+
+def test_discovery_is_never_fetched_in_clear():
+    http = FakeProviderHttp(entra_document())
+    with pytest.raises(TenantUnavailable, match="not an https URL"):
+        MetadataProvider(f"http://contoso.ciamlogin.com/{ENTRA_TENANT}", http).get()  # type: ignore[arg-type]
+    assert http.gets == []
+
+
+@pytest.mark.parametrize("value", ["//evil.example/keys", "/keys", "ftp://evil.example/keys", "https:///keys", 42])
+def test_an_endpoint_that_is_no_absolute_https_url_is_refused(value):
+    http = FakeProviderHttp(provider_document(jwks_uri=value))
+    with pytest.raises(TenantUnavailable, match="jwks_uri"):
+        MetadataProvider(ISSUER, http, oidc_issuer=ISSUER).get()  # type: ignore[arg-type]
+
+
+def test_sign_in_does_not_start_towards_an_http_authorization_endpoint():
+    settings = Settings.from_mapping(dict(ENTRA_VALUES, AUTHORITY=f"https://contoso.ciamlogin.com/{ENTRA_TENANT}"))
+    document = dict(entra_document(), authorization_endpoint="http://contoso.ciamlogin.com/x/oauth2/v2.0/authorize")
+    client = client_for(settings, FakeProviderHttp(document))
+    with pytest.raises(TenantUnavailable, match="authorization_endpoint"):
+        client.start_sign_in(["api://mfa/User.Read"])
+
+
+def test_an_issuer_naming_another_tenant_than_the_authority_guid_is_refused():
+    other = "bbbbbbbb-0000-0000-0000-000000000009"
+    document = dict(entra_document(), issuer=f"https://{other}.ciamlogin.com/{other}/v2.0")
+    metadata = MetadataProvider(f"https://contoso.ciamlogin.com/{ENTRA_TENANT}", FakeProviderHttp(document))  # type: ignore[arg-type]
+    with pytest.raises(TenantUnavailable, match=f"not the authority's tenant {ENTRA_TENANT}"):
+        metadata.get()
+
+
+@pytest.mark.parametrize(
+    "authority",
+    [
+        f"https://contoso.ciamlogin.com/{ENTRA_TENANT}",
+        f"https://contoso.ciamlogin.com/{ENTRA_TENANT.upper()}",
+        # A domain cannot be compared with the issuer's GUID: left to the issuer and tid checks.
+        "https://contoso.ciamlogin.com/contoso.onmicrosoft.com",
+        "https://contoso.ciamlogin.com/",
+    ],
+)
+def test_the_authority_tenant_check_passes_for_the_right_tenant_or_a_domain(authority):
+    assert MetadataProvider(authority, FakeProviderHttp(entra_document())).get().tenant_id == ENTRA_TENANT  # type: ignore[arg-type]
+
+
+def test_an_issuer_without_a_path_names_no_tenant():
+    document = dict(entra_document(), issuer="https://evil.example")
+    metadata = MetadataProvider("https://contoso.ciamlogin.com/contoso.onmicrosoft.com", FakeProviderHttp(document))  # type: ignore[arg-type]
+    assert metadata.get().tenant_id == ""
+
+
 # -- what is sent ------------------------------------------------------------------------------------
 
 

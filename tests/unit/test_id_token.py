@@ -5,8 +5,9 @@ import time
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ciam_webapp.identity import IdTokenError, IdTokenValidator, JwksCache, MetadataProvider
 
@@ -18,41 +19,51 @@ NONCE = "n" * 64
 
 
 class FakeResponse:
-    def __init__(self, body, status=200):
+    def __init__(self, body, status=200, headers=None):
         self.status_code = status
         self._body = body
+        self.headers = headers or {}
 
     def json(self):
         return self._body
 
 
 class FakeTenant:
-    """Answers discovery and JWKS GETs, counting them."""
+    """Answers discovery and JWKS GETs, counting them. Tests change what it publishes: `discovery`
+    (the document), `published` (which of its RSA keys), `extra_jwks` (any other JWK),
+    `jwks_headers` (e.g. Cache-Control), `down` (every GET fails)."""
 
-    def __init__(self):
+    def __init__(self, authority=AUTHORITY, issuer=ISSUER):
         self.keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in ("k1", "k2")}
         self.published = {"k1"}
+        self.extra_jwks = []
+        self.jwks_headers = {}
+        self.down = False
         self.gets = []
+        self.discovery = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{authority}/oauth2/v2.0/token",
+            "end_session_endpoint": f"{authority}/oauth2/v2.0/logout",
+            "jwks_uri": f"{authority}/discovery/v2.0/keys",
+        }
 
     def get(self, url, **kwargs):
         self.gets.append(url)
+        if self.down:
+            raise requests.ConnectionError("tenant down")
         if url.endswith("openid-configuration"):
-            return FakeResponse(
-                {
-                    "issuer": ISSUER,
-                    "authorization_endpoint": f"{AUTHORITY}/oauth2/v2.0/authorize",
-                    "token_endpoint": f"{AUTHORITY}/oauth2/v2.0/token",
-                    "end_session_endpoint": f"{AUTHORITY}/oauth2/v2.0/logout",
-                    "jwks_uri": f"{AUTHORITY}/discovery/v2.0/keys",
-                }
-            )
+            return FakeResponse(dict(self.discovery))
         jwks = []
         for kid in sorted(self.published):
             jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
             jwks.append(dict(jwk, kid=kid, use="sig"))
-        return FakeResponse({"keys": jwks})
+        return FakeResponse({"keys": jwks + self.extra_jwks}, headers=self.jwks_headers)
 
-    def token(self, kid="k1", alg="RS256", key=None, **overrides):
+    def jwks_fetches(self):
+        return sum(url.endswith("/keys") for url in self.gets)
+
+    def token(self, kid="k1", alg="RS256", key=None, headers=None, **overrides):
         now = int(time.time())
         claims = {
             "aud": CLIENT,
@@ -69,7 +80,9 @@ class FakeTenant:
         }
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
-        return jwt.encode(claims, key or self.keys[kid], algorithm=alg, headers={"kid": kid})
+        header = {"kid": kid} if kid is not None else {}
+        header.update(headers or {})
+        return jwt.encode(claims, key or self.keys[kid or "k1"], algorithm=alg, headers=header)
 
 
 @pytest.fixture()
@@ -187,3 +200,145 @@ def test_hs256_signed_with_the_public_key_is_refused(validator, fake_tenant):
 def test_garbage_is_refused(validator):
     with pytest.raises(IdTokenError, match="well-formed"):
         validator.validate("not-a-jwt", expected_nonce=NONCE)
+
+
+# -- what a hostile provider could send (issue 13) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT", "application/AT+JWT"])
+def test_an_access_token_offered_as_an_id_token_is_refused(validator, fake_tenant, typ):
+    with pytest.raises(IdTokenError, match="typ"):
+        validator.validate(fake_tenant.token(headers={"typ": typ}), expected_nonce=NONCE)
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "application/jwt"])
+def test_an_id_token_typed_jwt_is_accepted(validator, fake_tenant, typ):
+    assert validator.validate(fake_tenant.token(headers={"typ": typ}), expected_nonce=NONCE)["sub"] == "s"
+
+
+def test_an_id_token_without_typ_is_accepted(validator, fake_tenant):
+    token = jwt.api_jws.PyJWS().encode(
+        json.dumps(jwt.decode(fake_tenant.token(), options={"verify_signature": False})).encode(),
+        fake_tenant.keys["k1"],
+        algorithm="RS256",
+        headers={"kid": "k1", "typ": None},
+    )
+    assert "typ" not in jwt.get_unverified_header(token)
+    assert validator.validate(token, expected_nonce=NONCE)["sub"] == "s"
+
+
+def test_a_single_audience_with_azp_naming_another_client_is_refused(validator, fake_tenant):
+    with pytest.raises(IdTokenError, match="azp"):
+        validator.validate(fake_tenant.token(azp="another-client"), expected_nonce=NONCE)
+    assert validator.validate(fake_tenant.token(azp=CLIENT), expected_nonce=NONCE)["sub"] == "s"
+
+
+@pytest.mark.parametrize(
+    "claim, value",
+    [
+        ("exp", str(int(time.time()) + 3600)),  # PyJWT alone would read it with int() and accept it
+        ("iat", str(int(time.time()))),
+        ("nbf", str(int(time.time()))),
+        ("exp", True),
+        ("iat", False),
+        ("nbf", True),
+        ("exp", float("inf")),  # Python's json writes and reads Infinity
+        ("nbf", float("nan")),
+        ("iat", -1),
+        ("auth_time", "1700000000"),
+    ],
+)
+def test_dates_that_are_not_json_numbers_are_refused(validator, fake_tenant, claim, value):
+    with pytest.raises(IdTokenError, match=f"{claim} is not a"):
+        validator.validate(fake_tenant.token(**{claim: value}), expected_nonce=NONCE)
+
+
+def test_fractional_dates_are_json_numbers_too(validator, fake_tenant):
+    now = time.time()
+    claims = validator.validate(fake_tenant.token(iat=now, nbf=now, exp=now + 3600.5), expected_nonce=NONCE)
+    assert claims["exp"] == pytest.approx(now + 3600.5)
+
+
+@pytest.mark.parametrize("claim", ["exp", "auth_time"])
+def test_dates_beyond_any_token_lifetime_are_refused(validator, fake_tenant, claim):
+    """10^13 passes every lifetime check, then breaks every page that shows it as a date."""
+    with pytest.raises(IdTokenError, match=claim):
+        validator.validate(fake_tenant.token(**{claim: 10**13}), expected_nonce=NONCE)
+
+
+def test_exp_longer_than_a_day_after_iat_is_refused(validator, fake_tenant):
+    now = int(time.time())
+    with pytest.raises(IdTokenError, match="exp"):
+        validator.validate(fake_tenant.token(iat=now - 30 * 3600, nbf=now, exp=now + 60), expected_nonce=NONCE)
+    assert validator.validate(fake_tenant.token(exp=now + 24 * 3600), expected_nonce=NONCE)
+
+
+def test_a_past_auth_time_is_accepted(validator, fake_tenant):
+    assert validator.validate(fake_tenant.token(auth_time=int(time.time()) - 86400 * 30), expected_nonce=NONCE)
+
+
+def test_without_kid_the_only_key_of_the_jwks_is_used(validator, fake_tenant):
+    """OpenID Foundation RP test rp-id_token-kid-absent-single-jwks."""
+    assert validator.validate(fake_tenant.token(kid=None), expected_nonce=NONCE)["sub"] == "s"
+
+
+def test_without_kid_several_keys_in_the_jwks_are_refused(validator, fake_tenant):
+    """OpenID Foundation RP test rp-id_token-kid-absent-multiple-jwks."""
+    fake_tenant.published.add("k2")
+    with pytest.raises(IdTokenError, match="no kid"):
+        validator.validate(fake_tenant.token(kid=None), expected_nonce=NONCE)
+
+
+def test_without_kid_only_usable_keys_count(validator, fake_tenant):
+    fake_tenant.extra_jwks.append({"kty": "oct", "kid": "h", "k": "c2VjcmV0"})
+    assert validator.validate(fake_tenant.token(kid=None), expected_nonce=NONCE)["sub"] == "s"
+
+
+def _ec_jwk(kid):
+    numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "kid": kid,
+        "use": "sig",
+        "x": jwt.utils.base64url_encode(numbers.x.to_bytes(32, "big")).decode(),
+        "y": jwt.utils.base64url_encode(numbers.y.to_bytes(32, "big")).decode(),
+    }
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        {"kty": "oct", "kid": "k9", "use": "sig", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"},
+        _ec_jwk("k9"),
+        {"kty": "OKP", "kid": "k9", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        {"kty": "RSA", "kid": "k9", "use": "enc", "n": "sXch", "e": "AQAB"},
+    ],
+    ids=["oct", "EC", "OKP", "RSA-enc"],
+)
+def test_a_kid_naming_a_key_that_is_not_an_rsa_signing_key_is_refused(validator, fake_tenant, foreign):
+    fake_tenant.extra_jwks.append(foreign)
+    with pytest.raises(IdTokenError, match="may not be used"):
+        validator.validate(fake_tenant.token(kid="k9", key=fake_tenant.keys["k1"]), expected_nonce=NONCE)
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # signing it, in the test
+def test_a_kid_naming_an_rsa_key_under_2048_bits_is_refused(validator, fake_tenant):
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point of the test
+    fake_tenant.extra_jwks.append(dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(weak.public_key())), kid="weak"))
+    with pytest.raises(IdTokenError, match="may not be used"):
+        validator.validate(fake_tenant.token(kid="weak", key=weak), expected_nonce=NONCE)
+
+
+def test_a_kid_naming_a_published_private_key_is_refused(validator, fake_tenant):
+    leaked = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(fake_tenant.keys["k2"]))
+    fake_tenant.extra_jwks.append(dict(leaked, kid="leaked"))
+    with pytest.raises(IdTokenError, match="private key"):
+        validator.validate(fake_tenant.token(kid="leaked", key=fake_tenant.keys["k2"]), expected_nonce=NONCE)
+
+
+def test_a_kid_listed_twice_is_refused(validator, fake_tenant):
+    twin = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(fake_tenant.keys["k2"].public_key()))
+    fake_tenant.extra_jwks.append(dict(twin, kid="k1"))
+    with pytest.raises(IdTokenError, match="more than once"):
+        validator.validate(fake_tenant.token(), expected_nonce=NONCE)

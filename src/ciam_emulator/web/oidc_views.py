@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from ciam_emulator import logout as sign_out
 from ciam_emulator.errors import EntraProtocolError
 from ciam_emulator.store import sha256_hex
 from ciam_emulator.token_endpoint import JWT_BEARER_GRANT, handle_token_request
-from ciam_emulator.tokens import misbehaving_token_response, v2_issuer
+from ciam_emulator.tokens import DISCOVERY_MISBEHAVIOURS, misbehaving_token_response, v2_issuer
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
     SSO_COOKIE_NAME,
@@ -73,6 +74,12 @@ def openid_configuration(tenant: str) -> Response:
         "msgraph_host": urlsplit(base).netloc,
         "rbac_url": "https://pas.windows.net",
     }
+    case = emulator().controls.take_discovery_misbehaviour()  # test-only, see DISCOVERY_MISBEHAVIOURS
+    if case == "issuer_of_another_tenant":
+        document["issuer"] = v2_issuer(str(uuid.uuid4()))
+    elif case is not None:
+        field = DISCOVERY_MISBEHAVIOURS[case]
+        document[field] = document[field].replace("https://", "http://", 1)
     return jsonify(document)
 
 
@@ -83,6 +90,7 @@ def jwks(tenant: str) -> Response:
     keys = emulator().keys.jwks()
     for key in keys["keys"]:
         key["issuer"] = v2_issuer(found.id)
+    keys["keys"].extend(emulator().controls.take_jwks_extras())  # test-only, see FOREIGN_KEY_MISBEHAVIOURS
     return jsonify(keys)
 
 

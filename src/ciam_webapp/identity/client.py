@@ -173,6 +173,9 @@ class EntraClient:
         max_age: int | None = None,
     ) -> dict[str, Any]:
         """MSAL's auth code flow: the caller keeps what the callback needs; `auth_uri` is where to go."""
+        # MSAL reads the same discovery document but checks none of it: ours refuses a non-https
+        # authorization endpoint (or another tenant's issuer) before the browser is sent anywhere.
+        self.metadata.get()
         app = self._msal_app(None)
         return app.initiate_auth_code_flow(
             scopes,

@@ -1,9 +1,13 @@
 """ID token validation, done by the app because MSAL Python (1.38+) no longer checks ID tokens.
 
-Checks, in order: algorithm is RS256 (never `none` or an HMAC), signature against the tenant's JWKS
-(cached; refetched at most once per unknown `kid`), `iss` equals the discovery issuer, `aud`
-contains our client id (and `azp` is us when there are several audiences), `exp`/`nbf`/`iat` with a
-small leeway, `tid` is our tenant, and `nonce` matches the one this sign-in sent.
+The JWT checks every token goes through live in `ciam_core.jwt_verification` (shared with the
+mfa-app API): RS256 only, `typ` absent or JWT (an access token, `at+jwt`, is refused), a usable
+RSA key from the tenant's JWKS (a token without `kid` only when the JWKS holds exactly one usable
+key), `exp`/`nbf`/`iat`/`auth_time` JSON numbers within sane bounds, signature, `iss` equal to the
+discovery issuer, `aud` containing our client id, lifetimes with a small leeway. On top of those,
+the ID token's own rules: `azp`, when present, is us (and required when there are several
+audiences; OpenID Connect Core 1.0 §3.1.3.7), `tid` is our tenant, and `nonce` matches the one
+this sign-in sent.
 
 With a generic OpenID Provider (OIDC_ISSUER) every check stays except `tid`: it is Entra's claim, not
 OpenID Connect's, and the issuer alone identifies such a provider.
@@ -11,23 +15,21 @@ OpenID Connect's, and the issuer alone identifies such a provider.
 
 from __future__ import annotations
 
-import base64
 import hmac
-import json
 from typing import Any
 
-import jwt
-
 from ciam_core.discovery import MetadataProvider
-from ciam_core.errors import ProviderUnavailable, UntrustedKey
+from ciam_core.errors import ProviderUnavailable, TokenRejected
 from ciam_core.jwks import JwksCache
+from ciam_core.jwt_verification import ID_TOKEN_TYPES, TokenVerifier
 
 from .errors import IdTokenError, TenantUnavailable
 
-ALLOWED_ALGORITHMS = ("RS256",)
-REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "tid")
-# OpenID Connect Core 1.0 §2: what every ID token carries (nonce is checked separately when sent).
-OIDC_REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub")
+__all__ = ["IdTokenValidator", "JwksCache"]
+
+# On top of iss, aud, exp, iat (always required). OpenID Connect Core 1.0 §2: every ID token has `sub`.
+REQUIRED_CLAIMS = ("sub", "tid")
+OIDC_REQUIRED_CLAIMS = ("sub",)
 
 
 class IdTokenValidator:
@@ -42,55 +44,38 @@ class IdTokenValidator:
         require_tid: bool = True,
     ) -> None:
         self._metadata = metadata
-        self._jwks = jwks
+        self._verifier = TokenVerifier(metadata=metadata, jwks=jwks, leeway=leeway)
         self._client_id = client_id
         self._tenant_id = tenant_id
-        self._leeway = leeway
         # False only for a generic OpenID Provider: Entra's tokens must always name our tenant.
         self._require_tid = require_tid
-        self._required_claims = list(REQUIRED_CLAIMS if require_tid else OIDC_REQUIRED_CLAIMS)
+        self._required_claims = REQUIRED_CLAIMS if require_tid else OIDC_REQUIRED_CLAIMS
+
+    @property
+    def jwks(self) -> JwksCache:
+        return self._verifier.jwks
 
     def validate(self, id_token: str, *, expected_nonce: str | None) -> dict[str, Any]:
-        header = _unverified_header(id_token)
-        alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise IdTokenError(f"ID token uses algorithm {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} is accepted")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise IdTokenError("ID token header has no kid")
         try:
-            key = self._jwks.key_for(kid)
+            claims = self._verifier.verify(
+                id_token,
+                audience=self._client_id,
+                accepted_types=ID_TOKEN_TYPES,
+                required_claims=self._required_claims,
+                kind="ID token",
+            )
             metadata = self._metadata.get()
-        except UntrustedKey as exc:
-            raise IdTokenError(f"ID token {exc.reason}") from exc
+        except TokenRejected as exc:
+            raise IdTokenError(exc.reason) from exc
         except ProviderUnavailable as exc:
             raise TenantUnavailable(exc.reason) from exc
-        try:
-            claims = jwt.decode(
-                id_token,
-                key=key.key,
-                algorithms=list(ALLOWED_ALGORITHMS),
-                audience=self._client_id,
-                issuer=metadata.issuer,
-                leeway=self._leeway,
-                options={"require": self._required_claims, "verify_iat": True},
-            )
-        except jwt.InvalidSignatureError as exc:
-            raise IdTokenError("ID token signature does not verify") from exc
-        except jwt.ExpiredSignatureError as exc:
-            raise IdTokenError("ID token has expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise IdTokenError(f"ID token is not valid yet: {exc}") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise IdTokenError(f"ID token audience is not this app: {exc}") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise IdTokenError(f"ID token issuer is not the tenant's ({metadata.issuer})") from exc
-        except jwt.InvalidTokenError as exc:
-            raise IdTokenError(f"ID token is invalid: {exc}") from exc
 
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self._client_id:
-            raise IdTokenError("ID token has several audiences and azp is not this app")
+        azp = claims.get("azp")
+        if azp is not None and azp != self._client_id:
+            raise IdTokenError(f"ID token azp {azp!r} names another client than this app")
+        if len(audiences) > 1 and azp is None:
+            raise IdTokenError("ID token has several audiences and no azp naming this app")
         if self._require_tid:
             expected_tid = self._tenant_id or metadata.tenant_id
             if str(claims["tid"]).lower() != expected_tid.lower():
@@ -100,20 +85,3 @@ class IdTokenValidator:
             if not isinstance(nonce, str) or not hmac.compare_digest(nonce, expected_nonce):
                 raise IdTokenError("ID token nonce does not match this sign-in")
         return claims
-
-
-def _unverified_header(id_token: str) -> dict[str, Any]:
-    """The JOSE header alone, to pick the algorithm and key before anything is verified.
-
-    jwt.get_unverified_header would decode and check all three segments (in Python, byte by byte),
-    and jwt.decode does all of that again; the header is covered by the signature, so reading only
-    its segment here is enough (measured: benchmarks/results.md, "Profiling and fixes").
-    """
-    encoded = id_token.split(".", 1)[0]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except ValueError as exc:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise IdTokenError(f"ID token is not a well-formed JWT: {exc}") from exc
-    if not isinstance(header, dict):
-        raise IdTokenError("ID token is not a well-formed JWT: its header is not a JSON object")
-    return header
