@@ -21,6 +21,7 @@ import msal
 import requests
 
 from ciam_core.errors import ProviderUnavailable
+from ciam_core.jwks import KeySet
 
 from .errors import IdentityError, InteractionRequired, SignInCancelled, SignInError, TenantUnavailable
 from .id_token import IdTokenValidator, JwksCache
@@ -60,7 +61,7 @@ class ProviderState:
     to serve pages whose tokens are cached."""
 
     metadata: TenantMetadata
-    signing_keys: dict[str, Any] = field(repr=False)
+    signing_keys: KeySet = field(repr=False)
     msal_http_cache: dict[str, Any] = field(repr=False)
 
 
@@ -117,13 +118,11 @@ class EntraClient:
         the provider cannot be reached."""
         metadata = self.metadata.get()
         try:
-            self.signing_keys.refresh()
+            key_set = self.signing_keys.refresh()
         except ProviderUnavailable as exc:
             raise TenantUnavailable(exc.reason) from exc
         self._msal_app(None)  # MSAL fetches the discovery document into the shared _http_cache
-        return ProviderState(
-            metadata=metadata, signing_keys=self.signing_keys.keys, msal_http_cache=dict(self._http_cache)
-        )
+        return ProviderState(metadata=metadata, signing_keys=key_set, msal_http_cache=dict(self._http_cache))
 
     def preload(self, state: ProviderState) -> None:
         self.metadata.preload(state.metadata)
