@@ -4,6 +4,10 @@ discovery); what failed goes to the log."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ciam_webapp import READINESS_CACHE_SECONDS, create_app
@@ -43,3 +47,24 @@ def test_readyz_with_the_tenant_unreachable_says_not_ready_and_only_the_log_says
     assert str(closed_port) not in response.get_data(as_text=True)
     [reason] = [r.getMessage() for r in app_logs.records if r.getMessage().startswith("not ready:")]
     assert reason.startswith("not ready: tenant_discovery: tenant discovery: ConnectionError reaching https://127.0.0.1:")
+
+
+def test_a_caller_arriving_during_a_probe_is_answered_at_once(fresh_app, monkeypatch):
+    services = fresh_app.extensions["ciam"]
+    probing, finish = threading.Event(), threading.Event()
+
+    def slow_probe() -> None:
+        probing.set()
+        finish.wait(10)
+
+    monkeypatch.setattr(services.session_store, "probe", slow_probe)
+    client = fresh_app.test_client()
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.get, "/readyz")
+        assert probing.wait(10)
+        started = time.monotonic()
+        meanwhile = fresh_app.test_client().get("/readyz")
+        assert time.monotonic() - started < 1, "not held behind the running probe"
+        assert meanwhile.status_code == 503 and meanwhile.get_json() == {"status": "not ready"}, "nothing known yet"
+        finish.set()
+        assert first.result(timeout=10).status_code == 200

@@ -189,7 +189,7 @@ def graph_retry(*, attempts: int = 2, retry_after_max: int = 2) -> Retry:
     """Throttling (429) and unavailability (503) are retried after Retry-After, capped so that a
     request never waits more than attempts × retry_after_max seconds in total. With the default
     timeouts (connect 3 s, read 5 s) a Graph call takes at most 3 reads + 2 waits = 19 s, and a page
-    (one token call, at most 3 connects or 1 read ≈ 9.6 s, then one Graph call) stays under
+    (one token call, at most 3 connects or 1 read, about 9.5 s, then one Graph call) stays under
     gunicorn's 30 s worker timeout (README, "Timeouts")."""
     return Retry(
         total=attempts,

@@ -2,10 +2,10 @@
 
 A load balancer polls readiness often and from several places; each real probe writes to the
 session store and fetches the tenant's discovery document. So the answer is kept for
-`cache_seconds`, and a caller arriving while another thread probes gets the last answer instead of
-waiting (or probing a second time). What failed is logged here, once per probe, and never answered
-to the caller: an error such as "Error 111 connecting to 127.0.0.1:6391" maps the inside of the
-deployment for whoever can reach the probe.
+`cache_seconds`, and a caller arriving while another thread probes gets the last answer (or "not
+ready" before the first) instead of waiting or probing a second time. What failed is logged here,
+once per probe, and never answered to the caller: an error such as "Error 111 connecting to
+127.0.0.1:6391" maps the inside of the deployment for whoever can reach the probe.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ class ReadinessProbe:
         last = self._last
         if last is not None and self._clock() - last.checked_at < self._cache_seconds:
             return last
-        if not self._lock.acquire(blocking=last is None):
-            return last  # type: ignore[return-value]  # another thread is probing: its answer is near
+        if not self._lock.acquire(blocking=False):
+            # Another thread is probing: answer what was known, and "not ready" before the first
+            # answer, rather than hold this thread too.
+            return last if last is not None else Readiness(ready=False, checked_at=self._clock())
         try:
             last = self._last
             if last is None or self._clock() - last.checked_at >= self._cache_seconds:
