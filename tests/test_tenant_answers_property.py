@@ -238,7 +238,7 @@ odd_values = st.one_of(
     ),
 )
 token_mutations = st.lists(
-    st.tuples(st.sampled_from(TOKEN_FIELDS), st.one_of(st.just(KeyError), odd_values)), max_size=4
+    st.tuples(st.sampled_from(TOKEN_FIELDS) | st.text(max_size=8), st.one_of(st.just(KeyError), odd_values)), max_size=4
 )
 TOKEN_SHAPES = ["object", "array", "number", "null", "string", "truncated", "empty", "html"]
 token_statuses = st.sampled_from([200, 200, 200, 200, 400, 401, 404, 429, 500, 503])
@@ -360,3 +360,19 @@ def test_any_token_or_jwks_answer_is_refused_or_signs_in_never_500(instance_dir,
     tenant.jwks = answers.jwks
     client, response = run_callback(tenant, instance_dir, answers.token)
     assert_refused_or_signed_in(client, response)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(body=["a", "list"]), Answer(body={"access_token": 5, "expires_in": 3600}), Answer(body="{", raw=True)],
+    ids=["array", "numeric-access-token", "not-json"],
+)
+def test_a_refresh_answered_with_something_else_is_unavailable_not_a_crash(instance_dir, answer):
+    tenant = _scripted()
+    client, response = run_callback(tenant, instance_dir, lambda nonce: Answer(body=good_token_response(nonce)))
+    assert response.status_code == 303
+    tenant.token = lambda: answer
+    # MFA_SCOPE has no token in the cache yet: MSAL redeems the refresh token for it.
+    page = client.get("/profile/edit")
+    assert page.status_code == 503, page.status_code
+    assert b"not reachable right now" in page.data and b"Traceback" not in page.data

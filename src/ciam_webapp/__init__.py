@@ -71,6 +71,13 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
     from .web.logs import configure_logging
 
     configure_logging(app, settings.log_level)
+    if settings.uses_entra and not settings.tenant_id:
+        # Then `tid` is checked against the tenant in discovery's issuer, which comes over the same
+        # network as the tokens; a configured GUID pins it independently (README, Configuration).
+        log.warning(
+            "TENANT_ID is not set: the tenant ID tokens must name is taken from the discovery document's "
+            "issuer; set TENANT_ID to the tenant's GUID to pin it"
+        )
 
     # The process's bound protects its threads; one less for each destination keeps a slot for the
     # other, so a hanging tenant does not also fail pages that need only Graph (and the reverse).
