@@ -96,7 +96,7 @@ class JwksCache:
             return self._key_set
 
     @property
-    def key_set(self) -> KeySet | None:
+    def keys(self) -> KeySet | None:
         """The key set held now, however old, without fetching (to hand to another process)."""
         return self._key_set
 

@@ -191,3 +191,17 @@ def test_a_lookup_during_the_first_fetch_fails_at_once(clock):
             cache.key_for("k1")
         provider.answer.set()
         assert fetching.result(10)
+
+
+def test_a_key_set_fetched_by_one_cache_can_be_handed_to_another(cache, provider, clock):
+    """As gunicorn's master hands what it fetched before forking to its workers."""
+    assert cache.keys is None
+    cache.refresh()
+    worker = JwksCache(MetadataProvider(AUTHORITY, provider), provider, clock=clock)
+    worker.preload(cache.keys)
+    fetches = provider.jwks_fetches()
+    assert worker.key_for("k1") and worker.key_for("k2")
+    assert provider.jwks_fetches() == fetches
+    clock.now += 3601  # and it ages on the same schedule
+    worker.key_for("k1")
+    assert provider.jwks_fetches() == fetches + 1

@@ -37,7 +37,7 @@ class SignInCancelled(SignInError):
 
 
 class IdTokenError(SignInError):
-    """The ID token failed one of our checks (signature, iss, aud, exp/nbf/iat, tid, nonce, azp)."""
+    """The ID token failed one of our checks (alg, typ, key, signature, iss, aud, dates, azp, tid, nonce)."""
 
 
 class InteractionRequired(IdentityError):
