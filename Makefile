@@ -1,4 +1,4 @@
-# One-command set-up: `make run` starts the local tenant and the app, `make test` runs every test.
+# One-command set-up: `make run` starts the local tenant, the mfa-app API and the app, `make test` runs every test.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 NGINX ?= /usr/sbin/nginx
 APP_PORT ?= 5000
+API_PORT ?= 5001
 EMULATOR_PORT ?= 8443
 
 .PHONY: run test lint bench browser nginx clean help
 
 help:
-	@echo "make run    - set up, then start the local tenant emulator and the web app"
+	@echo "make run    - set up, then start the local tenant emulator, the mfa-app API and the web app"
 	@echo "make test   - set up (venv, packages, Debian's chromium and nginx), then run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (never part of make test)"
@@ -52,7 +53,7 @@ nginx:
 	    || DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; }; }
 
 run: $(STAMP)
-	$(PY) scripts/run_local.py --app-port $(APP_PORT) --emulator-port $(EMULATOR_PORT)
+	$(PY) scripts/run_local.py --app-port $(APP_PORT) --api-port $(API_PORT) --emulator-port $(EMULATOR_PORT)
 
 test: $(STAMP) browser nginx $(INTEROP_STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks

@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from . import api_mode
+from .api_mode import ApiModeResults
 from .inprocess import CallbackCpu, Distribution, RoundTrips, SessionSize
 from .load import LoadResult
 
@@ -149,6 +151,7 @@ class Results:
     rounds: int = 1
     load_average: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     baseline: Baseline | None = None
+    api_mode: ApiModeResults | None = None
 
     def keep_best(self, result: LoadResult) -> None:
         """Keep `result` unless the same cell already has a faster one."""
@@ -582,6 +585,8 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
             ),
             "",
         ]
+    if results.api_mode is not None:
+        lines += api_mode.markdown(results.api_mode)
     lines += ["## Machine", "", *_table(["", ""], [[k, f"`{v}`"] for k, v in machine()]), ""]
     lines += [f"Whole run: {results.elapsed_seconds:.0f} s.", ""]
     if results.load_average is not None:
@@ -624,6 +629,9 @@ def print_summary(results: Results) -> None:
         print("\n".join(before_after_table(results)))
         print()
         print("\n".join(in_process_before_after_table(results)))
+    if results.api_mode is not None:
+        print("\nThe profile edit, API mode next to direct mode:\n")
+        print("\n".join(api_mode.table(results.api_mode)))
     sys.stdout.flush()
 
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` 
 
 import redis  # noqa: E402
 
-from benchmarks import inprocess, report  # noqa: E402
+from benchmarks import api_mode, inprocess, report  # noqa: E402
 from benchmarks.load import run_wrk, wrk_path  # noqa: E402
 from benchmarks.report import BARE_HELLO, BARE_PAGE, SIGNED_IN_CLAIMS, SIGNED_IN_PROFILE, Results  # noqa: E402
 from benchmarks.serve_subject import gunicorn_options  # noqa: E402
@@ -66,6 +66,12 @@ def main() -> int:
         default=report.BASELINE_PATH,
         help="figures of an earlier run to compare with (default: the old session layer's, commit 6b393ba)",
     )
+    parser.add_argument("--api-mode-saves", type=int, default=30, help="profile saves timed per mode (API vs direct)")
+    parser.add_argument(
+        "--only-api-mode",
+        action="store_true",
+        help="measure only the profile edit in API mode next to direct mode, print it, write nothing",
+    )
     parser.add_argument("--quick", action="store_true", help="short cells and few iterations (checks the harness)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md and the plot alone")
     parser.add_argument(
@@ -77,6 +83,9 @@ def main() -> int:
     if args.quick:
         args.seconds, args.warmup, args.users, args.rounds = 1.0, 1.0, 3, 1
         args.callback_iterations = args.page_iterations = 20
+        args.api_mode_saves = 5
+    if args.only_api_mode:
+        return only_api_mode(args)
     wrk_path()  # fail early, before anything is started
     try:
         baseline = report.load_baseline(args.baseline)
@@ -107,10 +116,33 @@ def main() -> int:
     return 0
 
 
+def only_api_mode(args: argparse.Namespace) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="ciam-bench-") as work_dir:
+        work = Path(work_dir)
+        direct_port, api_mode_port = inprocess.free_ports(2)
+        urls = [f"http://localhost:{p}" for p in (direct_port, api_mode_port)]
+        emulator = Emulator(work, urls, server=args.emulator_server)
+        try:
+            measured = edit_modes(emulator.tenant, (direct_port, api_mode_port), work, args)
+        finally:
+            emulator.stop()
+    print("\n".join(api_mode.table(measured)))
+    return 0
+
+
+def edit_modes(tenant, ports: tuple[int, int], work: Path, args: argparse.Namespace) -> api_mode.ApiModeResults:
+    print("The profile edit: API mode next to direct mode...", flush=True)
+    customers = (new_customer(tenant, "edit-direct"), new_customer(tenant, "edit-api"))
+    return api_mode.measure(tenant, ports, work, customers, args.api_mode_saves)
+
+
 def measure(work: Path, args: argparse.Namespace) -> Results:
-    ports = inprocess.free_ports(6)
-    served_port, bare_port, fs_port, redis_port, trips_port, bare_inproc_port = ports
-    app_urls = [f"http://localhost:{p}" for p in (served_port, fs_port, redis_port, trips_port)]
+    ports = inprocess.free_ports(8)
+    served_port, bare_port, fs_port, redis_port, trips_port, bare_inproc_port, direct_port, api_mode_port = ports
+    app_urls = [
+        f"http://localhost:{p}" for p in (served_port, fs_port, redis_port, trips_port, direct_port, api_mode_port)
+    ]
     emulator = Emulator(work, app_urls, server=args.emulator_server)
     tenant = emulator.tenant
     try:
@@ -124,6 +156,7 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
         )
         throughput(results, emulator, served_values, served_port, bare_port, work, args)
         in_process(results, tenant, work, fs_port, redis_port, trips_port, bare_inproc_port, args)
+        results.api_mode = edit_modes(tenant, (direct_port, api_mode_port), work, args)
     finally:
         emulator.stop()
     return results

@@ -88,6 +88,7 @@ class Tenant:
     client_id: str
     client_secret: str
     mfa_app_id: str
+    api_client_secret: str = ""  # the mfa-app API's (benchmarks/api_mode.py)
 
     def control(self) -> requests.Session:
         http = requests.Session()
@@ -159,6 +160,7 @@ class Emulator:
             client_id=seeded.client_id,
             client_secret=seeded.client_secret,
             mfa_app_id=seeded.mfa_app_id,
+            api_client_secret=seeded.api_client_secret or "",
         )
         self.child = ChildProcess(
             [sys.executable, str(BENCH_DIR / "serve_emulator.py"), str(self.instance_dir), self.base_url, server],

@@ -28,13 +28,15 @@ from ciam_emulator.tls import ensure_tls
 from ciam_webapp import Settings, create_app
 from tests.support.https_sites import ProxiedApp, start_proxied_app, start_tls_webapp
 from tests.support.person import Page, Person
+from tests.support.profile_api import start_profile_api
 from tests.support.referrer import BrowserLikePerson
+from tests.support.registration import register_app_urls
 from tests.support.servers import AppOnThread, ServerThread, free_port
 from tests.support.site_tls import SiteCertificate, make_site_certificate
 
 # Everything secret the suite creates, checked against the captured logs at the end of the run.
 SUITE_SECRETS: set[str] = set()
-LOGGED_AT_DEBUG = ("ciam_webapp", "ciam_core", "werkzeug", "flask-limiter", "msal", "urllib3", "requests")
+LOGGED_AT_DEBUG = ("ciam_webapp", "ciam_api", "ciam_core", "werkzeug", "flask-limiter", "msal", "urllib3", "requests")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,6 +75,7 @@ class Tenant:
     demo_email: str
     demo_password: str
     app: Any  # the emulator's Flask app
+    api_client_secret: str = ""  # the mfa-app API's secret (tests/support/profile_api.py)
 
     def control(self) -> requests.Session:
         http = requests.Session()
@@ -165,9 +168,10 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
         demo_email=seeded.demo_email,
         demo_password=seeded.demo_password,
         app=emulator_app,
+        api_client_secret=seeded.api_client_secret or "",
     )
     tenant.app_port = app_port  # type: ignore[attr-defined]
-    SUITE_SECRETS.update({seeded.client_secret, seeded.demo_password})
+    SUITE_SECRETS.update({seeded.client_secret, seeded.demo_password, tenant.api_client_secret})
     yield tenant
     server.stop()
 
@@ -323,6 +327,104 @@ def proxied_webapp(
     SUITE_SECRETS.add(proxied.environment["SECRET_KEY"])
     yield proxied
     proxied.stop()
+
+
+# --- API mode: the web app edits through the mfa-app API (tests/support/profile_api.py) ---
+
+# How the app and the API are reached: plain HTTP on localhost; HTTPS for both; the app behind nginx
+# (gunicorn) and the API over HTTPS.
+API_SITES = ("http", "tls", "nginx")
+
+
+# As `make run` configures the API (the seed's api.env): the authentication context c1, whose
+# conditional access policy requires MFA, must be in the customer's token (`acrs`).
+PROFILE_API_AUTH_CONTEXT = "c1"
+
+
+@pytest.fixture(scope="session")
+def profile_api(tenant: Tenant) -> Iterator[AppOnThread]:
+    """The mfa-app API on http://localhost:<port>, on the emulated tenant."""
+    served = start_profile_api(tenant, REQUIRED_AUTH_CONTEXT=PROFILE_API_AUTH_CONTEXT)
+    yield served
+    served.server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_profile_api(tenant: Tenant, site_certificate: SiteCertificate) -> Iterator[AppOnThread]:
+    """The mfa-app API on https://localhost:<port> (the site certificate)."""
+    served = start_profile_api(tenant, certificate=site_certificate, REQUIRED_AUTH_CONTEXT=PROFILE_API_AUTH_CONTEXT)
+    yield served
+    served.server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_mode_webapp(
+    tenant: Tenant, profile_api: AppOnThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppOnThread]:
+    """The web app in API mode over plain HTTP, editing through `profile_api`."""
+    port = free_port()
+    base_url = f"http://localhost:{port}"
+    register_app_urls(tenant, base_url)
+    settings = app_settings(
+        tenant, base_url, tmp_path_factory.mktemp("api-mode-webapp"), PROFILE_API_URL=profile_api.base_url
+    )
+    app = create_app(settings)
+    server = ServerThread(make_wsgi_server("127.0.0.1", port, app, threaded=True))
+    yield AppOnThread(base_url=base_url, app=app, settings=settings, server=server)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_api_mode_webapp(
+    tenant: Tenant,
+    tls_profile_api: AppOnThread,
+    site_certificate: SiteCertificate,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AppOnThread]:
+    """The web app in API mode serving HTTPS itself, editing through `tls_profile_api` over HTTPS (it
+    trusts the tenant's CA and the site CA)."""
+    served = start_tls_webapp(
+        tenant,
+        site_certificate,
+        lambda public_url, instance_dir: app_settings(
+            tenant,
+            public_url,
+            instance_dir,
+            PROFILE_API_URL=tls_profile_api.base_url,
+            CA_BUNDLE=str(site_certificate.client_bundle),
+        ),
+        tmp_path_factory.mktemp("tls-api-mode-webapp"),
+    )
+    yield served
+    served.server.stop()
+
+
+@pytest.fixture(scope="session")
+def proxied_api_mode_webapp(
+    tenant: Tenant,
+    tls_profile_api: AppOnThread,
+    site_certificate: SiteCertificate,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxiedApp]:
+    """nginx in front of `ciam-webapp serve` in API mode, editing through `tls_profile_api`."""
+    proxied = start_proxied_app(
+        tenant,
+        site_certificate,
+        tmp_path_factory.mktemp("proxied-api-mode"),
+        PROFILE_API_URL=tls_profile_api.base_url,
+        CA_BUNDLE=str(site_certificate.client_bundle),
+    )
+    SUITE_SECRETS.add(proxied.environment["SECRET_KEY"])
+    yield proxied
+    proxied.stop()
+
+
+@pytest.fixture()
+def api_site(request: pytest.FixtureRequest) -> Any:
+    """The app in API mode as one of API_SITES; `@pytest.mark.parametrize("api_site", API_SITES, indirect=True)`."""
+    name = getattr(request, "param", "http")
+    fixture = {"http": "api_mode_webapp", "tls": "tls_api_mode_webapp", "nginx": "proxied_api_mode_webapp"}[name]
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture()

@@ -19,6 +19,7 @@ from .config import ConfigError, Settings
 from .graph import GraphClient
 from .identity import EntraClient, ProviderState, TenantUnavailable
 from .outbound import Bulkhead, OutboundSession, graph_retry
+from .profile_api import ProfileApiClient
 from .readiness import ReadinessProbe, session_store_check, tenant_discovery_check
 from .services import Services
 from .sessions import (
@@ -122,6 +123,13 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
             cache_seconds=READINESS_CACHE_SECONDS,
         ),
         clock=time.time,
+        # A failed connection is retried (nothing was sent), an answer never: the API retries Graph within its
+        # own budget and answers 503 once that is spent.
+        profile_api=ProfileApiClient(
+            settings.profile_api_url, OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
+        )
+        if settings.profile_api_url
+        else None,
     )
 
     from .web import auth, browser_session, errors, health, main, profile, provider_features, rate_limits, security

@@ -7,6 +7,10 @@ The app authenticates to the tenant with a client secret or, instead, a certific
 Everything is validated once, at start-up: a missing value or one of the sample's `Enter_the_...`
 placeholders stops the app with a message naming the variable and how to fix it.
 
+PROFILE_API_URL switches the profile edit to API mode: the mfa-app, a protected web API (`ciam_api`),
+changes the profile through Graph on behalf of the customer, with the customer's `User.MFA` token; the
+app itself then asks Graph only for `User.Read` and never holds a token that can write.
+
 OIDC_ISSUER switches the app from Entra External ID to any standard OpenID Provider: sign-in, the
 claims page and sign-out only, since the Graph profile and the MFA-gated edit exist only in Entra
 (see `_generic_provider_settings`).
@@ -84,6 +88,8 @@ class Settings:
     # tenant_subdomain and mfa_scope are empty and the Graph settings are unused.
     oidc_issuer: str | None = None
     oidc_scopes: tuple[str, ...] = ("email",)
+    # -- API mode (PROFILE_API_URL): the edit goes to the mfa-app API with the MFA_SCOPE token.
+    profile_api_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.oidc_issuer:
@@ -120,6 +126,11 @@ class Settings:
     def sign_in_scopes(self) -> tuple[str, ...]:
         """Asked for at sign-in: Graph's (Entra), or OIDC_SCOPES; MSAL adds openid, profile, offline_access."""
         return self.graph_scopes if self.uses_entra else self.oidc_scopes
+
+    @property
+    def uses_profile_api(self) -> bool:
+        """API mode: the profile edit goes to PROFILE_API_URL; direct mode (unset): the app PATCHes Graph."""
+        return self.profile_api_url is not None
 
     @property
     def authority_origin(self) -> str:
@@ -159,6 +170,7 @@ class Settings:
         instance_dir = reader.optional("INSTANCE_DIR") or str(Path.cwd() / "instance")
         client_id = reader.required("CLIENT_ID", "the Application (client) ID of the web app registration")
         client_secret, certificate_path, certificate = reader.client_credential()
+        profile_api_url = _profile_api_url(reader)
         settings = cls(
             client_id=client_id,
             client_secret=client_secret,
@@ -180,7 +192,7 @@ class Settings:
             authority=reader.optional_url("AUTHORITY") or "",
             tenant_id=reader.optional("TENANT_ID"),
             graph_endpoint=(reader.optional_url("GRAPH_ENDPOINT") or cls.graph_endpoint).rstrip("/"),
-            graph_scopes=tuple((reader.optional("GRAPH_SCOPES") or "User.Read User.ReadWrite").split()),
+            graph_scopes=_graph_scopes(reader, api_mode=profile_api_url is not None),
             ca_bundle=reader.existing_file("CA_BUNDLE"),
             http_connect_timeout=reader.number("HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout, minimum=0.1),
             http_timeout=reader.number("HTTP_TIMEOUT", cls.http_timeout, minimum=0.1),
@@ -201,6 +213,7 @@ class Settings:
             instance_dir=instance_dir,
             log_level=(reader.optional("LOG_LEVEL") or "INFO").upper(),
             trusted_proxies=int(reader.number("TRUSTED_PROXIES", 0, minimum=0)),
+            profile_api_url=profile_api_url,
             **generic,
         )
         if settings.session_type == "redis" and not settings.redis_url:
@@ -214,11 +227,59 @@ class Settings:
         return settings
 
 
+# -- API mode (PROFILE_API_URL) ---------------------------------------------------------------------
+
+DIRECT_MODE_GRAPH_SCOPES = "User.Read User.ReadWrite"
+# In API mode the app reads the profile and nothing more: the API alone may write (least privilege).
+API_MODE_GRAPH_SCOPES = "User.Read"
+GRAPH_WRITE_SCOPES = frozenset({"user.readwrite", "user.readwrite.all", "directory.readwrite.all"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _profile_api_url(reader: _Reader) -> str | None:
+    """PROFILE_API_URL: https, or plain http on this machine only (the customer's bearer token travels
+    to it, so it must never cross a network in the clear; the same exception Entra makes for localhost
+    redirect URIs). No query or fragment: the client appends /profile to it."""
+    value = reader.optional_url("PROFILE_API_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"PROFILE_API_URL must be an https URL (plain http only for localhost), got {value!r}: the customer's "
+            f"access token is sent to it"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"PROFILE_API_URL must not have a query or fragment, got {value!r}")
+    return value.rstrip("/")
+
+
+def _graph_scopes(reader: _Reader, *, api_mode: bool) -> tuple[str, ...]:
+    default = API_MODE_GRAPH_SCOPES if api_mode else DIRECT_MODE_GRAPH_SCOPES
+    scopes = tuple((reader.optional("GRAPH_SCOPES") or default).split())
+    writing = [scope for scope in scopes if scope.rsplit("/", 1)[-1].lower() in GRAPH_WRITE_SCOPES]
+    if api_mode and writing:
+        raise ConfigError(
+            f"GRAPH_SCOPES lists {', '.join(writing)}, but with PROFILE_API_URL set the API changes the profile "
+            f"and the web app must not hold a Graph token that can write: set GRAPH_SCOPES={API_MODE_GRAPH_SCOPES} "
+            f"or unset it"
+        )
+    return scopes
+
+
 # -- A generic OpenID Provider (OIDC_ISSUER) --------------------------------------------------------
 
 # Settings that only mean something with Entra External ID; set together with OIDC_ISSUER they would
 # be silently ignored, so they are refused instead.
-ENTRA_ONLY_VARIABLES = ("TENANT_SUBDOMAIN", "AUTHORITY", "TENANT_ID", "MFA_SCOPE", "GRAPH_ENDPOINT", "GRAPH_SCOPES")
+ENTRA_ONLY_VARIABLES = (
+    "TENANT_SUBDOMAIN",
+    "AUTHORITY",
+    "TENANT_ID",
+    "MFA_SCOPE",
+    "GRAPH_ENDPOINT",
+    "GRAPH_SCOPES",
+    "PROFILE_API_URL",
+)
 # MSAL adds these to every request itself and refuses them in a scope list.
 MSAL_RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 
@@ -228,7 +289,8 @@ def _generic_provider_settings(reader: _Reader) -> dict[str, object]:
 
     Required in both modes: CLIENT_ID, CLIENT_SECRET or CLIENT_CERTIFICATE_PATH, REDIRECT_URI,
     POST_LOGOUT_REDIRECT_URI, SECRET_KEY. Entra only: TENANT_SUBDOMAIN and MFA_SCOPE (required),
-    AUTHORITY, TENANT_ID, GRAPH_ENDPOINT, GRAPH_SCOPES (optional). Generic only: OIDC_ISSUER, OIDC_SCOPES.
+    AUTHORITY, TENANT_ID, GRAPH_ENDPOINT, GRAPH_SCOPES, PROFILE_API_URL (optional). Generic only:
+    OIDC_ISSUER, OIDC_SCOPES.
     """
     issuer = reader.optional("OIDC_ISSUER")
     scopes = reader.optional("OIDC_SCOPES")

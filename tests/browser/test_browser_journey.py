@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.browser.page_checks import assert_header_for, tab_to
-from tests.conftest import SITES, SUITE_SECRETS
+from tests.conftest import API_SITES, SITES, SUITE_SECRETS
 
 pytestmark = pytest.mark.browser
 
@@ -101,6 +101,36 @@ def test_new_customer_signs_up_edits_profile_behind_mfa_and_signs_out(page, open
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome to Contoso"
     assert page.locator("header.site-header").get_by_role("link", name="Sign in").is_visible()
     checks.page(page, "signed-out")
+
+
+@pytest.mark.parametrize("api_site", API_SITES, indirect=True)
+def test_returning_customer_edits_the_profile_through_the_api(page, api_site, tenant, customer, screenshot):
+    """API mode (as `make run` serves it), over plain HTTP and over HTTPS: the save goes to the mfa-app
+    API, which meets its authentication context through the app's step-up and writes to Graph on
+    behalf of the customer."""
+    page.goto(api_site.url("/"))
+    page.locator("header.site-header").get_by_role("link", name="Sign in").click()
+    page.wait_for_url(f"{tenant.base_url}/**")
+    sign_in_at_tenant(page, customer.email, customer.password)
+    page.wait_for_url(api_site.url("/"))
+    assert_header_for(page, customer.display_name)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
+    page.wait_for_url(api_site.url("/profile"))
+    page.get_by_role("link", name="Edit profile").click()
+    page.wait_for_url("**/login/mfa**")
+    page.get_by_role("button", name="Yes, send code").click()
+    page.wait_for_url("**/login/mfa/code**")
+    page.get_by_label("Code").fill(tenant.latest_code(customer.email, purpose="mfa"))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(api_site.url("/profile/edit"))
+    screenshot(page, "api-mode-edit-profile")
+
+    tenant.reset_stats()
+    edit_profile_and_save(page, api_site, tenant, customer.email)
+    screenshot(page, "api-mode-profile-saved")
+    stats = tenant.stats()
+    assert stats["token"]["on_behalf_of"] == 1 and stats["graph"]["PATCH /me"] == 1, stats
 
 
 def edit_profile_and_save(page, site, tenant, email: str) -> None:

@@ -43,9 +43,10 @@ def app_environment(
     return environment
 
 
-def serve_command() -> list[str]:
-    script = Path(sys.executable).parent / "ciam-webapp"  # the console script of this virtualenv
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ciam_webapp.cli"]
+def serve_command(program: str = "ciam-webapp") -> list[str]:
+    """The console script of this virtualenv (`ciam-webapp`, or `ciam-api` for the mfa-app API)."""
+    script = Path(sys.executable).parent / program
+    return [str(script)] if script.exists() else [sys.executable, "-m", f"{program.replace('-', '_')}.cli"]
 
 
 @dataclass
@@ -54,6 +55,8 @@ class GunicornProcess:
     port: int
     log_path: Path
     environment: Mapping[str, str]  # the whole configuration it was started with
+    scheme: str = "http"  # "https" when served with --certfile/--keyfile (the mfa-app API)
+    ca_bundle: str | None = None  # what a client must trust to reach it over https
 
     @property
     def address(self) -> str:
@@ -62,7 +65,7 @@ class GunicornProcess:
     @property
     def direct_url(self) -> str:
         """gunicorn itself, bypassing any proxy."""
-        return f"http://localhost:{self.port}"
+        return f"{self.scheme}://localhost:{self.port}"
 
     base_url = direct_url
 
@@ -99,26 +102,38 @@ def start_gunicorn(
     timeout: int,
     workdir: Path,
     max_requests: int | None = None,
+    program: str = "ciam-webapp",
+    certificate: tuple[Path, Path, Path] | None = None,
 ) -> GunicornProcess:
-    """`ciam-webapp serve` on 127.0.0.1:`port`, waited for until /healthz answers."""
+    """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
+
+    `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "gunicorn.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                *serve_command(),
+                *serve_command(program),
                 "serve",
                 "--bind", f"127.0.0.1:{port}",
                 "--workers", str(workers),
                 "--timeout", str(timeout),
                 *(["--max-requests", str(max_requests)] if max_requests else []),
+                *(["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])] if certificate else []),
             ],
             cwd=workdir,  # no .env here: the environment is the whole configuration
             env=dict(environment),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    served = GunicornProcess(process, port, log_path, dict(environment))
+    served = GunicornProcess(
+        process,
+        port,
+        log_path,
+        dict(environment),
+        scheme="https" if certificate else "http",
+        ca_bundle=str(certificate[2]) if certificate else None,
+    )
     try:
         _wait_until_healthy(served)
     except BaseException:
@@ -133,7 +148,8 @@ def _wait_until_healthy(served: GunicornProcess, timeout: float = 30.0) -> None:
         if served.process.poll() is not None:
             raise AssertionError(f"gunicorn exited:\n{served.log_text()[-3000:]}")
         try:
-            if requests.get(f"{served.direct_url}/healthz", timeout=2).status_code == 200:
+            verify: str | bool = served.ca_bundle or True
+            if requests.get(f"{served.direct_url}/healthz", timeout=2, verify=verify).status_code == 200:
                 return
         except (requests.ConnectionError, requests.Timeout):
             pass  # not listening yet, or its workers are still booting

@@ -62,8 +62,9 @@ class ProxiedApp:
 
 
 def start_proxied_app(
-    tenant: Any, certificate: SiteCertificate, workdir: Path, *, http_timeout: str = "3"
+    tenant: Any, certificate: SiteCertificate, workdir: Path, *, http_timeout: str = "3", **overrides: str
 ) -> ProxiedApp:
+    """`overrides`: more settings for the app (e.g. PROFILE_API_URL for API mode)."""
     gunicorn_port = free_port()
     nginx = start_nginx(
         upstream=f"127.0.0.1:{gunicorn_port}",
@@ -80,6 +81,7 @@ def start_proxied_app(
             secret_key=secrets.token_hex(32),
             TRUSTED_PROXIES="1",
             HTTP_TIMEOUT=http_timeout,
+            **overrides,
         )
         gunicorn = start_gunicorn(
             environment, port=gunicorn_port, workers=2, timeout=GUNICORN_TIMEOUT, workdir=workdir / "gunicorn"

@@ -235,3 +235,29 @@ def test_live_workers_and_reaped_ones_are_both_counted(monkeypatch: pytest.Monke
     monkeypatch.setattr(load.os, "listdir", lambda path: [*map(str, stats), "self"])
 
     assert process_tree_cpu_seconds(100) == (5 + 30 + 40 + 2) / load.CLOCK_TICKS
+
+
+def test_the_report_shows_the_edit_in_api_mode_next_to_direct_mode():
+    from benchmarks.api_mode import API, DIRECT, FIRST_SAVE, NEXT_SAVE, ApiModeResults, EditLatency, SaveTrips
+
+    def trips(mode: str, save: str, obo: int, api_calls: int) -> SaveTrips:
+        return SaveTrips(mode, save, 0, 0, 0, obo, 1, 1, api_calls, 0.1)
+
+    measured = ApiModeResults(
+        trips=[
+            trips(API, NEXT_SAVE, 0, 1), trips(DIRECT, NEXT_SAVE, 0, 0), trips(API, FIRST_SAVE, 1, 2),
+            trips(DIRECT, FIRST_SAVE, 0, 0),
+        ],
+        latency=[EditLatency(DIRECT, 5, 70.0, 180.0, 87.5), EditLatency(API, 5, 124.6, 203.0, 132.6)],
+    )
+    results = Results(gunicorn_options={}, seconds_per_run=1.0, api_mode=measured)
+    text = report.markdown(results, "")
+    section = text[text.index("## The profile edit: API mode next to direct mode") :]
+    rows = [line for line in section.splitlines() if line.startswith(("| direct", "| API"))]
+    assert rows[:4] == [
+        f"| {DIRECT} | {FIRST_SAVE} | 0 (0 / 0 / 0) | 0 | 1 / 1 | 0 | 100.0 |",
+        f"| {DIRECT} | {NEXT_SAVE} | 0 (0 / 0 / 0) | 0 | 1 / 1 | 0 | 100.0 |",
+        f"| {API} | {FIRST_SAVE} | 1 (0 / 0 / 1) | 0 | 1 / 1 | 2 | 100.0 |",
+        f"| {API} | {NEXT_SAVE} | 0 (0 / 0 / 0) | 0 | 1 / 1 | 1 | 100.0 |",
+    ]
+    assert f"| {API} | 5 | 124.6 | 203.0 | 132.6 |" in rows

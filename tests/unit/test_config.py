@@ -186,3 +186,44 @@ def test_unreadable_certificate_file_names_the_variable(tmp_path):
     missing = tmp_path / "nowhere.pem"
     with pytest.raises(ConfigError, match="CLIENT_CERTIFICATE_PATH points to .* cannot be read as a PEM file"):
         Settings.from_mapping(dict(WITH_CERTIFICATE, CLIENT_CERTIFICATE_PATH=str(missing)))
+
+
+# -- API mode (PROFILE_API_URL) --------------------------------------------------------------------
+
+
+def test_without_a_profile_api_the_app_edits_through_graph_as_before():
+    settings = Settings.from_mapping(VALID)
+    assert not settings.uses_profile_api and settings.profile_api_url is None
+    assert settings.graph_scopes == ("User.Read", "User.ReadWrite")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.contoso.example", "https://api.contoso.example/", "http://localhost:5001", "http://127.0.0.1:5001"]
+)
+def test_in_api_mode_the_app_asks_graph_only_for_user_read(url):
+    settings = Settings.from_mapping({**VALID, "PROFILE_API_URL": url})
+    assert settings.uses_profile_api and settings.profile_api_url == url.rstrip("/")
+    assert settings.graph_scopes == ("User.Read",)
+    assert settings.sign_in_scopes == ("User.Read",)
+
+
+@pytest.mark.parametrize("scopes", ["User.Read User.ReadWrite", "https://graph.microsoft.com/User.ReadWrite"])
+def test_in_api_mode_a_graph_scope_that_can_write_is_refused(scopes):
+    with pytest.raises(ConfigError, match="GRAPH_SCOPES.*PROFILE_API_URL"):
+        Settings.from_mapping({**VALID, "PROFILE_API_URL": "https://api.contoso.example", "GRAPH_SCOPES": scopes})
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://api.contoso.example", "https"),
+        ("http://10.0.0.5:5001", "https"),
+        ("ftp://api.contoso.example", "absolute http"),
+        ("api.contoso.example", "absolute http"),
+        ("https://api.contoso.example/?x=1", "query"),
+        ("Enter_the_Profile_Api_Url_Here", "placeholder"),
+    ],
+)
+def test_a_profile_api_url_that_would_leak_the_token_or_cannot_work_is_refused(url, problem):
+    with pytest.raises(ConfigError, match=f"PROFILE_API_URL.*{problem}"):
+        Settings.from_mapping({**VALID, "PROFILE_API_URL": url})

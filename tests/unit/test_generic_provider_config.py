@@ -21,6 +21,7 @@ ENTRA_ONLY_VALUES = {
     "MFA_SCOPE": "api://22222222-2222-2222-2222-222222222222/User.MFA",
     "GRAPH_ENDPOINT": "https://graph.microsoft.com/v1.0",
     "GRAPH_SCOPES": "User.Read",
+    "PROFILE_API_URL": "https://api.contoso.example",
 }
 
 

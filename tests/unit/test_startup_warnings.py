@@ -21,7 +21,15 @@ GENERIC = {key: ENTRA[key] for key in ("CLIENT_ID", "CLIENT_SECRET", "REDIRECT_U
 def start_up_warnings(caplog, tmp_path, values):
     caplog.set_level(logging.WARNING, logger="ciam_webapp")
     create_app(Settings.from_mapping({**values, "SECRET_KEY": "x" * 40, "INSTANCE_DIR": str(tmp_path)}))
-    return [r.getMessage() for r in caplog.records if r.name == "ciam_webapp" and r.levelno == logging.WARNING]
+    # Since issue 13 create_app() also fetches discovery (nothing answers here): that warning is not
+    # about the configuration, so it is left out.
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "ciam_webapp"
+        and r.levelno == logging.WARNING
+        and not r.getMessage().startswith("provider not reachable at start-up")
+    ]
 
 
 def test_entra_without_tenant_id_warns_that_the_tenant_comes_from_discovery(caplog, tmp_path):

@@ -273,14 +273,18 @@ class EntraClient:
         scopes: list[str],
         *,
         claims_challenge: str | None = None,
+        force_refresh: bool = False,
     ) -> AccessToken:
-        """A token from the cache or by refresh token; InteractionRequired when the user must act."""
+        """A token from the cache or by refresh token; InteractionRequired when the user must act.
+        `force_refresh` skips the cached access token (an API refused it although it had not expired)."""
         app = self._msal_app(cache)
         account = next((a for a in app.get_accounts() if a.get("home_account_id") == home_account_id), None)
         if account is None:
             raise InteractionRequired("no account in this session's token cache")
         try:
-            result = app.acquire_token_silent_with_error(scopes, account, claims_challenge=claims_challenge)
+            result = app.acquire_token_silent_with_error(
+                scopes, account, claims_challenge=claims_challenge, force_refresh=force_refresh
+            )
         except TRANSPORT_ERRORS as exc:
             raise TenantUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
         except TokenResponseRefused as exc:

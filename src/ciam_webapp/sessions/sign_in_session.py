@@ -86,6 +86,7 @@ class EntraApi(Protocol):
         scopes: list[str],
         *,
         claims_challenge: str | None = None,
+        force_refresh: bool = False,
     ) -> AccessToken: ...
 
 
@@ -390,13 +391,19 @@ class SignInSession:
         if cache.has_state_changed:
             self._record[TOKEN_CACHE] = self._codec.seal(cache)
 
-    def access_token(self, scopes: list[str], *, claims_challenge: str | None = None) -> str:
-        """A token for `scopes` from the cache or by refresh; InteractionRequired when the customer must act."""
+    def access_token(
+        self, scopes: list[str], *, claims_challenge: str | None = None, force_refresh: bool = False
+    ) -> str:
+        """A token for `scopes` from the cache or by refresh; InteractionRequired when the customer must act.
+        `force_refresh`: a new one by refresh token, for an API that refused the cached one."""
         user = self.user()
         if user is None:
             raise InteractionRequired("nobody is signed in")
+        extra = {"force_refresh": True} if force_refresh else {}
         with self._token_cache() as cache:
-            token = self._entra.acquire_token(cache, user.home_account_id, scopes, claims_challenge=claims_challenge)
+            token = self._entra.acquire_token(
+                cache, user.home_account_id, scopes, claims_challenge=claims_challenge, **extra
+            )
         return token.token
 
     def reauthorize(self, *, scopes: list[str], claims_challenge: str | None, after: str | None) -> str:
@@ -429,7 +436,7 @@ class SignInSession:
         state, auth_uri = self._start(
             Purpose.STEP_UP, scopes, after=after, prompt=need.prompt, claims_challenge=need.claims_challenge
         )
-        self._keep_edit_for(state, edit)
+        self._keep_edit_for(state, edit, claims=need.claims_challenge)
         return auth_uri
 
     def reauthorize_with_edit(self, *, claims_challenge: str | None, edit: dict[str, Any], after: str | None) -> str:
@@ -442,7 +449,7 @@ class SignInSession:
 
     # -- the pending edit --------------------------------------------------------------------------
 
-    def _keep_edit_for(self, state: str, edit: dict[str, Any] | None) -> None:
+    def _keep_edit_for(self, state: str, edit: dict[str, Any] | None, *, claims: str | None = None) -> None:
         if edit is None:
             self._record.pop(PENDING_EDIT, None)
             return
@@ -450,6 +457,7 @@ class SignInSession:
             "id": secrets.token_urlsafe(12),
             "changes": dict(edit),
             "awaits": state,
+            "claims": claims,  # what that step-up asked the tenant for, if anything
             "created_at": self._clock(),
             "ready_at": None,
         }
@@ -474,6 +482,15 @@ class SignInSession:
             return None
         self._record[PENDING_EDIT] = {**edit, "ready_at": self._clock()}
         return str(edit["id"])
+
+    def claims_of_ready_edit(self, edit_id: str | None) -> str | None:
+        """The claims the step-up of this edit asked for (so a resource asking for the same claims again
+        is not sent round again), or None; leaves the edit where it is."""
+        edit = self._pending_edit()
+        if edit is None or not edit_id or not secrets.compare_digest(str(edit.get("id")), edit_id):
+            return None
+        claims = edit.get("claims")
+        return claims if isinstance(claims, str) else None
 
     def take_ready_edit(self, edit_id: str | None) -> dict[str, Any] | None:
         """The changes of the edit whose step-up just completed, once; None for anything else (an

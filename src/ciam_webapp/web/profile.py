@@ -1,5 +1,8 @@
-"""The profile (Graph GET /me) and the MFA-gated edit (Graph PATCH /me): HTTP in, calls, HTTP out.
+"""The profile (Graph GET /me) and the MFA-gated edit: HTTP in, calls, HTTP out.
 
+The edit goes to Graph's PATCH /me with the app's own token (direct mode), or, with PROFILE_API_URL
+set (API mode), to the mfa-app API's PATCH /profile with the customer's MFA-scope token: the API
+checks that token and edits through Graph on the customer's behalf, and the app holds only User.Read.
 What may change and how a form becomes a PATCH body is ciam_core/customer_profile.py; the MFA rule and the edit
 that waits for it are SignInSession's.
 """
@@ -23,6 +26,16 @@ from ..graph import (
     Profile,
 )
 from ..identity import InteractionRequired
+from ..profile_api import (
+    ProfileApiBadRequest,
+    ProfileApiClaimsChallenge,
+    ProfileApiClient,
+    ProfileApiError,
+    ProfileApiForbiddenFields,
+    ProfileApiInvalidToken,
+    ProfileApiUnavailable,
+)
+from ..sessions import StepUpNeeded
 from .auth import login_required
 from .browser_session import services, sign_in_session
 from .forms import ProfileForm
@@ -123,16 +136,22 @@ def submit_edit() -> RenderResult:
 def resume_edit() -> RenderResult:
     """Where a completed step-up comes back to: apply the edit that waited for it, once."""
     session = sign_in_session()
+    asked_claims = session.claims_of_ready_edit(request.args.get("edit"))
     changes = session.take_ready_edit(request.args.get("edit"))
     if changes is None:
         return redirect(url_for("profile.edit"))
     need = session.step_up_needed()
     if need is not None:
         return redirect(session.start_step_up(need, after=None, edit=changes))
-    return _apply(changes, None)
+    return _apply(changes, None, asked_claims=asked_claims)
 
 
-def _apply(changes: Changes, form: ProfileForm | None) -> RenderResult:
+def _apply(changes: Changes, form: ProfileForm | None, *, asked_claims: str | None = None) -> RenderResult:
+    """`form`: the submitted form, None when an edit resumes after a step-up (which asked the tenant for
+    `asked_claims`, if any)."""
+    profile_api = services().profile_api
+    if profile_api is not None:
+        return _apply_through_api(profile_api, changes, form, asked_claims)
     session = sign_in_session()
     try:
         services().graph.update_me(_graph_token(), changes)
@@ -162,11 +181,94 @@ def _apply(changes: Changes, form: ProfileForm | None) -> RenderResult:
         )
     except GraphError as exc:
         return _graph_failure_page(exc)
+    return _saved(changes)
+
+
+def _saved(changes: Changes) -> Response:
+    session = sign_in_session()
     user = session.user()
     log.info("profile updated", extra={"oid": user.oid if user else None, "properties": sorted(changes)})
     session.profile_saved(changes.get("displayName"))
     session.notify("success", "Your profile was saved.")
     return redirect(url_for("profile.view"), code=303)
+
+
+def _apply_through_api(
+    profile_api: ProfileApiClient, changes: Changes, form: ProfileForm | None, asked_claims: str | None
+) -> RenderResult:
+    """API mode: send the edit to the mfa-app API with the customer's MFA-scope token."""
+    session = sign_in_session()
+    mfa_scope = [services().settings.mfa_scope]
+    try:
+        try:
+            profile_api.update_profile(session.access_token(mfa_scope), changes)
+        except ProfileApiInvalidToken:
+            # The API refused a token MSAL still held as valid (revoked, keys rolled): one fresh token,
+            # then the customer signs in again (below).
+            log.info("profile API refused the access token; trying once with a fresh one")
+            profile_api.update_profile(session.access_token(mfa_scope, force_refresh=True), changes)
+    except InteractionRequired as exc:
+        need = StepUpNeeded(claims_challenge=exc.claims_challenge)
+        return redirect(session.start_step_up(need, after=None, edit=changes))
+    except ProfileApiClaimsChallenge as exc:
+        if form is None and asked_claims == exc.claims:
+            # The step-up just completed asked the tenant for exactly these claims and the token still
+            # lacks them: another round would only redirect the browser in a circle.
+            log.error("profile API asked again for the claims the tenant was just asked for")
+            return _edit_page(
+                _form_with_typed_values(changes),
+                503,
+                message="The sign-in service did not confirm what the profile service asks for, so your "
+                "changes were not saved. Your values are still here: try again later.",
+            )
+        # The API wants claims the token lacks (an authentication context, or conditional access met in its
+        # on-behalf-of exchange): the step-up the app knows, with those claims; the edit waits for it.
+        log.info("profile API asked for more claims; stepping up", extra={"status": exc.status})
+        return redirect(session.start_step_up(StepUpNeeded(claims_challenge=exc.claims), after=None, edit=changes))
+    except ProfileApiInvalidToken:
+        if form is None:
+            # This save resumed right after the customer authenticated at the tenant: another sign-in would
+            # only go round again (an API that refuses every token is misconfigured), so stop here.
+            log.error("profile API refused the tokens of a fresh sign-in; check its ALLOWED_CLIENT_APPS and audience")
+            return _edit_page(
+                _form_with_typed_values(changes),
+                503,
+                message="The profile service did not accept your sign-in, so your changes were not saved. "
+                "Your values are still here: try again later, or contact support if this keeps happening.",
+            )
+        log.warning("profile API refused a fresh access token too; asking the customer to sign in again")
+        return redirect(session.start_step_up(StepUpNeeded(prompt="login"), after=None, edit=changes))
+    except ProfileApiBadRequest as exc:
+        log.info("profile API refused a value", extra={"properties": sorted(exc.fields)})
+        form = form or _form_with_typed_values(changes)
+        unplaced = []
+        for name, message in exc.fields.items():
+            field = getattr(form, name, None) if name in LABELS else None
+            if field is None:
+                unplaced.append(message)
+            else:
+                field.errors = [*field.errors, f"Not accepted: {message}"]
+        if unplaced or not exc.fields:
+            detail = "; ".join(unplaced) or exc.description or "a value was not accepted"
+            return _edit_page(form, 400, message=f"Your changes were not accepted, so nothing was saved: {detail}")
+        names = ", ".join(LABELS[name] for name in exc.fields)
+        verb = "was" if len(exc.fields) == 1 else "were"
+        return _edit_page(form, 400, message=f"{names} {verb} not accepted, so nothing was saved.")
+    except ProfileApiForbiddenFields as exc:
+        log.warning("the tenant refused the profile update", extra={"properties": sorted(exc.fields)})
+        refused = {name: value for name, value in changes.items() if name in exc.fields} or changes
+        return _edit_page(form or _form_with_typed_values(changes), 403, message=refused_fields_message(refused))
+    except ProfileApiUnavailable as exc:
+        log.warning("profile API unavailable during profile update", extra={"status": exc.status})
+        return _edit_page(
+            form or _form_with_typed_values(changes),
+            503,
+            message="The profile service is busy right now, so your changes were not saved. "
+            "Your values are still here: try again in a moment.",
+        )
+    except ProfileApiError as exc:
+        return _api_failure_page(exc)
+    return _saved(changes)
 
 
 def _form_with_typed_values(changes: Changes) -> ProfileForm:
@@ -210,6 +312,29 @@ def _graph_failure_page(exc: GraphError) -> tuple[str, int]:
             message="We could not reach the profile service. Please try again in a moment.",
             retry_here=url_for("profile.view"),
             correlation_id=exc.request_id,
+        ),
+        503,
+    )
+
+
+def _api_failure_page(exc: ProfileApiError) -> tuple[str, int]:
+    """An answer of the profile API that no form message fits (e.g. 403 insufficient_scope, a 500)."""
+    log.warning("profile API error %s %s", exc.status, exc.code)
+    if exc.status == 403:
+        return (
+            render_template(
+                "error.html",
+                title="Not allowed",
+                message="Your account is not allowed to do this. If you think it should be, contact support.",
+            ),
+            403,
+        )
+    return (
+        render_template(
+            "error.html",
+            title="Profile unavailable",
+            message="We could not reach the profile service. Please try again in a moment.",
+            retry_here=url_for("profile.view"),
         ),
         503,
     )
