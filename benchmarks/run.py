@@ -82,8 +82,8 @@ def main() -> int:
         action="store_true",
         help="measure only the profile edit in API mode next to direct mode, print it, write nothing",
     )
-    parser.add_argument("--stall-seconds", type=float, default=30.0, help="the recycle-stall run, per worker count")
-    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind counts (~8 minutes)")
+    parser.add_argument("--stall-seconds", type=float, default=20.0, help="the recycle-stall run, per worker count")
+    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind counts (~4 minutes)")
     parser.add_argument("--no-servers", action="store_true", help="skip the server comparison and stall check")
     parser.add_argument("--quick", action="store_true", help="short cells and few iterations (checks the harness)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md and the plot alone")
@@ -190,7 +190,7 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
             ),
         )
     if not args.no_instructions:
-        print("Instructions per request under callgrind (about 8 minutes)...", flush=True)
+        print("Instructions per request under callgrind (about 4 minutes)...", flush=True)
         counts = work / "instructions.json"
         subprocess.run(  # noqa: S603 - our own script, with this interpreter
             [sys.executable, str(ROOT / "benchmarks" / "instructions.py"), "--json", str(counts)], check=True
