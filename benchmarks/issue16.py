@@ -43,10 +43,14 @@ def _verdict(measured: float | None, limit: float, unit: str = " ms") -> str:
 def _cpu_cells(results: Results, subject: str) -> tuple[str, float | None]:
     """App CPU per request under gunicorn at each concurrency, and the worst of them."""
     cells = [(c, results.load_for(subject, c)) for c in results.concurrencies()]
-    known = [(c, r.server_cpu_ms_per_request) for c, r in cells if r is not None]
+    # A cell with refusals (the outbound bulkhead's fast 503s) would flatter the page: left out.
+    known = [(c, r.server_cpu_ms_per_request) for c, r in cells if r is not None and not r.non200 + r.socket_errors]
+    refused = [f"{r.non200 + r.socket_errors:,} non-200 at {c}" for c, r in cells if r and r.non200 + r.socket_errors]
     if not known:
-        return "not measured", None
+        return "not measured" + (f" ({', '.join(refused)})" if refused else ""), None
     text = ", ".join(f"{cpu:.2f} ms at {c}" for c, cpu in known)
+    if refused:
+        text += f"; left out: {', '.join(refused)}"
     in_process = results.page_cpu.get(subject)
     if in_process is not None:
         text += f" (in-process p50 {in_process.p50_ms:.2f} ms)"

@@ -4,6 +4,7 @@ reading of a gunicorn master and its workers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from pathlib import Path
@@ -281,6 +282,10 @@ def test_issue16_targets_say_met_or_by_how_much_not(tmp_path):
     rows = {line.split(" | ")[0].lstrip("| "): line for line in report.issue16.targets_section(results)}
     assert "**met**" in rows["home (anonymous): app CPU ≤ 0.3 ms per request"]
     assert "**not met**: 0.75 ms over" in rows["signed-in claims: app CPU ≤ 0.5 ms per request"]
+    refusing = dataclasses.replace(results.load_for(SIGNED_IN_PROFILE, 8), non200=117)
+    results.load[results.load.index(results.load_for(SIGNED_IN_PROFILE, 8))] = refusing
+    [profile] = [line for line in report.issue16.targets_section(results) if line.startswith("| signed-in profile")]
+    assert "at 8" not in profile.split("left out")[0] and "117 non-200 at 8" in profile
     stall = [line for line in rows.values() if "no stall from recycling" in line]
     assert len(stall) == 2 and "**met**" in stall[0] and "**not met**" in stall[1]
     assert any("granian | home | 8 | 1,500" in line for line in report.issue16.servers_section(results))
