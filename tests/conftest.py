@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,15 @@ SUITE_SECRETS: set[str] = set()
 LOGGED_AT_DEBUG = ("ciam_webapp", "ciam_api", "ciam_core", "werkzeug", "flask-limiter", "msal", "urllib3", "requests")
 
 
+class NotTheTestsOwnRequests(logging.Filter):
+    """urllib3's request lines from the tests' own clients (the browser stand-ins, which fetch URLs a
+    provider puts its interaction ids in, and the emulator's control calls) are not the app's logs:
+    those clients run on pytest's thread, the app's outbound calls on its servers' threads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("urllib3") and record.thread == threading.main_thread().ident)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """All app and server log lines of the whole run, as JSON lines, in this run's temp folder."""
@@ -50,6 +60,7 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
+    handler.addFilter(NotTheTestsOwnRequests())
     # The app's own loggers, and the libraries it talks to the tenant through, at their chattiest.
     loggers = [logging.getLogger(name) for name in LOGGED_AT_DEBUG]
     for logger in loggers:
