@@ -125,8 +125,15 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
         clock=time.time,
         # A failed connection is retried (nothing was sent), an answer never: the API retries Graph within its
         # own budget and answers 503 once that is spent.
+        # The API sits behind the same bound as the tenant and Graph, with a slot of its own, so a hanging
+        # API fails its edits at once rather than holding every thread.
         profile_api=ProfileApiClient(
-            settings.profile_api_url, OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
+            settings.profile_api_url,
+            OutboundSession(
+                timeout=timeouts,
+                ca_bundle=settings.ca_bundle,
+                bulkheads=(Bulkhead(max(1, limit - 1), "profile API"), every_call),
+            ),
         )
         if settings.profile_api_url
         else None,

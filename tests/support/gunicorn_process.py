@@ -101,9 +101,9 @@ def start_gunicorn(
     workers: int,
     timeout: int,
     workdir: Path,
-    max_requests: int | None = None,
     program: str = "ciam-webapp",
     certificate: tuple[Path, Path, Path] | None = None,
+    max_requests: int | None = None,
 ) -> GunicornProcess:
     """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
 
@@ -118,8 +118,8 @@ def start_gunicorn(
                 "--bind", f"127.0.0.1:{port}",
                 "--workers", str(workers),
                 "--timeout", str(timeout),
-                *(["--max-requests", str(max_requests)] if max_requests else []),
                 *(["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])] if certificate else []),
+                *(["--max-requests", str(max_requests)] if max_requests else []),
             ],
             cwd=workdir,  # no .env here: the environment is the whole configuration
             env=dict(environment),
