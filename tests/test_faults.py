@@ -81,6 +81,25 @@ def test_revoked_refresh_token_sends_the_user_to_sign_in_and_back(signed_in, web
     assert page.path == "/profile/edit" and page.has_field("displayName")
 
 
+def test_a_revoked_grant_on_the_profile_says_sign_in_again_and_comes_back(signed_in, webapp, tenant, customer):
+    """AADSTS50173 (the grant revoked, as a tenant may do at a password reset; entra-notes §13) while
+    reading the profile: a clear "sign in again", then the sign-in and back to the page."""
+    tenant._call("POST", "token/lifetime", json={"access_token_seconds": 60})
+    try:
+        fresh = sign_in(signed_in, webapp, tenant, customer.email, customer.password)  # a short-lived Graph token
+        assert fresh.path == "/"
+        tenant._call("POST", "refresh-tokens/revoke", json={"email": customer.email})
+        page = signed_in.get(webapp.url("/profile"))
+    finally:
+        tenant._call("POST", "token/lifetime", json={"access_token_seconds": None})
+    assert page.status == 200 and page.path == "/profile"
+    assert page.soup.h1.get_text(strip=True) == "Please sign in again"
+    assert "Your sign-in has ended" in page.text
+    # The tenant's own sign-in session is still alive here, so signing in again needs no password.
+    page = signed_in.get(page.link("Sign in again"))
+    assert page.path == "/profile" and page.soup.h1.get_text(strip=True) == "Your profile"
+
+
 def test_expired_access_token_is_refreshed_silently_for_the_profile(person, webapp, tenant, customer):
     tenant._call("POST", "token/lifetime", json={"access_token_seconds": 60})
     try:

@@ -190,7 +190,8 @@ def test_registrations_have_graphs_shape(first_run):
     assert {"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"} in access[
         "00000003-0000-0000-c000-000000000000"
     ]
-    assert [claim["name"] for claim in web["optionalClaims"]["idToken"]] == ["login_hint"]
+    id_token_claims = [claim["name"] for claim in web["optionalClaims"]["idToken"]]
+    assert id_token_claims == ["login_hint", membership_number_id(first_run.tenant)]
     (credential,) = web["passwordCredentials"]
     assert credential["secretText"] is None and credential["hint"]  # shown once, by addPassword only
 
@@ -267,6 +268,82 @@ def test_second_run_creates_nothing_and_keeps_the_secret(first_run, capsys):
         if "c1" in p["conditions"]["applications"].get("includeAuthenticationContextClassReferences", [])
     ]
     assert len(on_c1) == 1
+
+
+def membership_number_id(tenant: Tenant) -> str:
+    (attribute,) = [
+        a for a in graph_list(tenant, "identity/userFlowAttributes") if a["displayName"] == "MembershipNumber"
+    ]
+    return attribute["id"]
+
+
+EMAIL_METHOD = "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email"
+
+
+def graph_call(tenant: Tenant, method: str, path: str, body: Any = None) -> requests.Response:
+    return tenant.control().request(
+        method,
+        f"{tenant.base_url}/v1.0/{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {admin_token(tenant)}"},
+        timeout=10,
+    )
+
+
+def test_the_user_flow_its_attribute_and_email_otp_are_set_up_once(first_run, capsys):
+    """Run twice: exactly one user flow (its method, attributes, the linked app), one custom attribute, the
+    email method enabled; the second run changes nothing."""
+    tenant = first_run.tenant
+    flow_name = f"{first_run.web_app_name} sign-up and sign-in"
+    assert f"created the user flow '{flow_name}' (email_password)" in first_run.first_stdout
+    assert f"linked '{first_run.web_app_name}' to the user flow '{flow_name}'" in first_run.first_stdout
+    # Email OTP switched off since: the next run enables it again, the one after changes nothing.
+    assert graph_call(tenant, "PATCH", EMAIL_METHOD, {"state": "disabled"}).status_code == 204
+    assert main(first_run.argv()) == 0
+    assert "enabled email one-time passcode for all users" in capsys.readouterr().out
+    assert main(first_run.argv()) == 0
+    assert "Nothing to change" in capsys.readouterr().out
+
+    (flow,) = _named(graph_list(tenant, "identity/authenticationEventsFlows"), flow_name)
+    assert flow["onAuthenticationMethodLoadStart"]["identityProviders"] == [{"id": "EmailPassword-OAUTH"}]
+    member = membership_number_id(tenant)
+    inputs = flow["onAttributeCollection"]["attributeCollectionPage"]["views"][0]["inputs"]
+    assert [i["attribute"] for i in inputs] == ["displayName", "givenName", "surname", "city", "country", member]
+    web = _named(graph_list(tenant, "applications"), first_run.web_app_name)[0]
+    linked = graph_list(
+        tenant, f"identity/authenticationEventsFlows/{flow['id']}/conditions/applications/includeApplications"
+    )
+    assert [a["appId"] for a in linked] == [web["appId"]]
+    assert [c for c in web["optionalClaims"]["idToken"] if c["name"] == member][0]["source"] == "user"
+    customs = [a for a in graph_list(tenant, "identity/userFlowAttributes") if a["userFlowAttributeType"] == "custom"]
+    assert [a["displayName"] for a in customs].count("MembershipNumber") == 1
+    email = graph_call(tenant, "GET", EMAIL_METHOD).json()
+    assert email["state"] == "enabled" and [t["id"] for t in email["includeTargets"]] == ["all_users"]
+
+
+def test_a_flow_missing_an_input_gets_it_back_and_keeps_what_a_person_added(first_run, capsys):
+    tenant = first_run.tenant
+    (flow,) = _named(
+        graph_list(tenant, "identity/authenticationEventsFlows"), f"{first_run.web_app_name} sign-up and sign-in"
+    )
+    person_added = {"attribute": "jobTitle", "label": "Job title", "inputType": "text", "required": False}
+    collection = {
+        "@odata.type": "#microsoft.graph.onAttributeCollectionExternalUsersSelfServiceSignUp",
+        "attributes": [{"id": "email"}, {"id": "displayName"}, {"id": "jobTitle"}],
+        "attributeCollectionPage": {
+            "views": [{"inputs": [{"attribute": "displayName", "label": "Name", "required": True}, person_added]}]
+        },
+    }
+    path = f"identity/authenticationEventsFlows/{flow['id']}"
+    assert graph_call(tenant, "PATCH", path, {"onAttributeCollection": collection}).status_code == 204
+    assert main(first_run.argv()) == 0
+    assert "updated the user flow" in capsys.readouterr().out
+    inputs = graph_call(tenant, "GET", path).json()["onAttributeCollection"]["attributeCollectionPage"]["views"][0][
+        "inputs"
+    ]
+    assert [i["attribute"] for i in inputs][:2] == ["displayName", "jobTitle"]
+    assert inputs[0]["label"] == "Name"  # the person's label is kept
+    assert {"givenName", "surname", "city", "country", membership_number_id(tenant)} <= {i["attribute"] for i in inputs}
 
 
 def test_the_api_is_registered_for_on_behalf_of(first_run):
@@ -359,7 +436,7 @@ def test_a_second_run_repairs_what_was_removed(first_run, capsys):
     assert "updated application" in capsys.readouterr().out
     web = _named(graph_list(tenant, "applications"), first_run.web_app_name)[0]
     assert f"{first_run.app_base_url}/" in web["web"]["redirectUris"]
-    assert [claim["name"] for claim in web["optionalClaims"]["idToken"]] == ["login_hint"]
+    assert [claim["name"] for claim in web["optionalClaims"]["idToken"]] == ["login_hint", membership_number_id(tenant)]
 
 
 def test_without_admin_permissions_the_error_is_clear(first_run, tenant, capsys, monkeypatch):
@@ -486,7 +563,10 @@ def test_a_registration_named_ciam_webapp_is_found_and_renamed(tenant, tmp_path,
     assert not _named(apps, "ciam-webapp")
     (renamed,) = _named(apps, run.web_app_name)
     assert renamed["appId"] == legacy["appId"] == run.env()["CLIENT_ID"]
-    assert [claim["name"] for claim in renamed["optionalClaims"]["idToken"]] == ["login_hint"]
+    assert [claim["name"] for claim in renamed["optionalClaims"]["idToken"]] == [
+        "login_hint",
+        membership_number_id(tenant),
+    ]
 
 
 def test_renaming_onto_a_name_another_app_has_stops_with_a_message(tenant, tmp_path, monkeypatch, capsys):

@@ -16,6 +16,7 @@ from ciam_emulator.web import (
     hosted_views,
     oidc_views,
     outbox_views,
+    user_flow_views,
 )
 from ciam_emulator.web.common import (
     EXTENSION_KEY,
@@ -40,6 +41,7 @@ def create_app(settings: EmulatorSettings) -> Flask:
     app.register_blueprint(outbox_views.blueprint)
     app.register_blueprint(graph_views.blueprint)
     app.register_blueprint(graph_admin_views.blueprint)
+    app.register_blueprint(user_flow_views.blueprint)
     app.register_blueprint(oidc_views.blueprint)
     app.register_blueprint(hosted_views.blueprint)
     if settings.test_controls:

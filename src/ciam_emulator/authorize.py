@@ -21,6 +21,7 @@ from ciam_emulator.errors import AuthorizePageError, EntraProtocolError
 from ciam_emulator.scopes import parse_scope
 from ciam_emulator.store import AppRegistration, AuthRequest, SsoSession, Tenant, User
 from ciam_emulator.tokens import FOREIGN_ISSUER, client_info
+from ciam_emulator.user_flows import flow_for_app
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 PROMPTS = ("login", "none", "consent", "select_account", "create")
@@ -51,7 +52,9 @@ class Callback:
 class Step:
     """The next thing the browser must do for an authorization request."""
 
-    kind: str  # "signin" | "signup" | "mfa_confirm" | "mfa_code" | "callback" | "admin_approval_needed"
+    # "signin" | "signup" | "mfa_confirm" | "mfa_code" | "mfa_sms_phone" | "mfa_sms_code" | "callback"
+    # | "admin_approval_needed"
+    kind: str
     callback: Callback | None = None
     # For "admin_approval_needed": the AADSTS code and message shown on the tenant's own page.
     page_error: AuthorizePageError | None = None
@@ -269,6 +272,10 @@ def next_step(emulator: Emulator, auth_request: AuthRequest) -> Step:
                     ),
                 ),
             )
+        if flow_for_app(emulator.store, auth_request.tenant_id, auth_request.client_id).sign_in_method == "email_otp":
+            # Email OTP cannot be both the first factor and the MFA method (Entra's MFA for customers
+            # doc): with one-time-code sign-in, the MFA method is SMS.
+            return Step("mfa_sms_code" if user.mfa_phone else "mfa_sms_phone")
         return Step("mfa_code" if user.mfa_email_confirmed else "mfa_confirm")
     return Step("callback", issue_code(emulator, auth_request, session, user))
 

@@ -114,7 +114,8 @@ def parse_filter(raw: str | None, properties: set[str], collections: set[str] = 
     if raw is None or not raw.strip():
         return []
     clauses: list[tuple[str, str]] = []
-    for part in re.split(r"\s+and\s+", raw.strip(), flags=re.IGNORECASE):
+    # "and" joins clauses only outside quoted values (an even number of quotes follows it).
+    for part in re.split(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", raw.strip(), flags=re.IGNORECASE):
         part = part.strip()
         match = _EQ_CLAUSE.match(part)
         if match and match.group(1) in properties:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values, set_key
 
-from ciam_emulator import graph_admin
+from ciam_emulator import graph_admin, user_flows
 from ciam_emulator.client_assertions import certificate_credential
 from ciam_emulator.context import Emulator
 from ciam_emulator.directory import Directory
@@ -168,6 +168,11 @@ def seed(
                 tenant.id, AUTH_CONTEXT_ID, AUTH_CONTEXT_NAME, AUTH_CONTEXT_DESCRIPTION, is_available=True
             )
         store.upsert_context_policy(tenant.id, AUTH_CONTEXT_POLICY_NAME, AUTH_CONTEXT_ID, enabled=True)
+        # Self-service password reset needs email OTP enabled for all users (notes §13), as ciam-register sets it.
+        if not user_flows.email_otp_for_all_users(store, tenant.id):
+            user_flows.update_email_method(
+                store, tenant.id, {"state": "enabled", "includeTargets": [{"targetType": "group", "id": "all_users"}]}
+            )
 
         demo_email = f"{DEMO_EMAIL_LOCAL_PART}@{tenant.subdomain}.example"
         if store.find_user_by_email(tenant.id, demo_email) is None:

@@ -197,6 +197,40 @@ CREATE TABLE IF NOT EXISTS client_certificates (
     created_at REAL NOT NULL,
     UNIQUE (app_id, sha256_thumbprint)
 );
+CREATE TABLE IF NOT EXISTS user_flows (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    display_name TEXT NOT NULL COLLATE NOCASE,
+    document TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (tenant_id, display_name)
+);
+CREATE TABLE IF NOT EXISTS user_flow_apps (
+    tenant_id TEXT NOT NULL,
+    app_id TEXT NOT NULL COLLATE NOCASE,
+    flow_id TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, app_id)
+);
+CREATE TABLE IF NOT EXISTS user_flow_attributes (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL COLLATE NOCASE,
+    display_name TEXT NOT NULL COLLATE NOCASE,
+    description TEXT NOT NULL,
+    data_type TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE IF NOT EXISTS user_extension_values (
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE,
+    value TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+);
+CREATE TABLE IF NOT EXISTS tenant_settings (
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+);
 """
 
 
@@ -211,6 +245,10 @@ _ADDED_COLUMNS = (
     ("users", "failed_mfa_codes", "INTEGER NOT NULL DEFAULT 0"),
     ("users", "mfa_locked_until", "REAL NOT NULL DEFAULT 0"),
     ("auth_codes", "max_age", "INTEGER"),
+    ("auth_requests", "reset_email", "TEXT"),
+    ("auth_requests", "reset_verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("auth_requests", "otp_email", "TEXT"),
+    ("users", "mfa_phone", "TEXT"),
 )
 
 
@@ -276,6 +314,8 @@ class User:
     # Wrong MFA codes since the last right one or lockout, and the end of an MFA lockout.
     failed_mfa_codes: int = 0
     mfa_locked_until: float = 0.0
+    # The phone registered for SMS as the MFA method (an authentication method, not mobilePhone).
+    mfa_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -299,6 +339,11 @@ class AuthRequest:
     login_done: bool
     signup_email: str | None
     expires_at: float
+    # Password reset: the email typed on the reset page, and whether its emailed code was entered.
+    reset_email: str | None = None
+    reset_verified: bool = False
+    # One-time-passcode sign-in: the email a sign-in code was sent to.
+    otp_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -402,7 +447,7 @@ _USER_COLUMNS = (
     "id, tenant_id, email, display_name, given_name, surname, mail, job_title, mobile_phone, "
     "office_location, preferred_language, business_phones, city, country, postal_code, state, street_address, "
     "mfa_email_confirmed, failed_sign_ins, locked_until, refresh_tokens_valid_after, password_salt, password_hash, "
-    "failed_mfa_codes, mfa_locked_until"
+    "failed_mfa_codes, mfa_locked_until, mfa_phone"
 )
 
 # Graph property name -> users column, for the profile fields PATCH /me may change.
@@ -677,6 +722,9 @@ class Store:
     def record_successful_sign_in(self, user_id: str) -> None:
         self._execute("UPDATE users SET failed_sign_ins = 0, locked_until = 0 WHERE id = ?", (user_id,))
 
+    def set_mfa_phone(self, user_id: str, phone: str) -> None:
+        self._execute("UPDATE users SET mfa_phone = ? WHERE id = ?", (phone, user_id))
+
     def set_mfa_email_confirmed(self, user_id: str) -> None:
         self._execute("UPDATE users SET mfa_email_confirmed = 1 WHERE id = ?", (user_id,))
 
@@ -692,6 +740,32 @@ class Store:
             values.append(json.dumps(value or []) if column == "business_phones" else value)
         values.append(user_id)
         self._execute(f"UPDATE users SET {', '.join(assignments)} WHERE id = ?", tuple(values))  # noqa: S608
+
+    def reset_password(self, user_id: str, password: str) -> None:
+        """Set a new password and end the user's tenant sign-in sessions (SSO cookies stop working).
+
+        Smart lockout's count starts again: the user proved control of the mailbox."""
+        salt, password_hash = passwords.hash_password(password)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE users SET password_salt = ?, password_hash = ?, failed_sign_ins = 0, locked_until = 0 "
+                "WHERE id = ?",
+                (salt, password_hash, user_id),
+            )
+            conn.execute("DELETE FROM sso_sessions WHERE user_id = ?", (user_id,))
+
+    def extension_values(self, user_id: str) -> dict[str, Any]:
+        rows = self.connection().execute("SELECT name, value FROM user_extension_values WHERE user_id = ?", (user_id,))
+        return {row["name"]: json.loads(row["value"]) for row in rows}
+
+    def set_extension_values(self, user_id: str, values: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            for name, value in values.items():
+                conn.execute(
+                    "INSERT INTO user_extension_values (user_id, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value",
+                    (user_id, name, json.dumps(value)),
+                )
 
     def revoke_refresh_tokens(self, user_id: str, now: float) -> None:
         """Invalidate every refresh token issued to the user so far (like revokeSignInSessions)."""
@@ -764,6 +838,9 @@ class Store:
             login_done=bool(row["login_done"]),
             signup_email=row["signup_email"],
             expires_at=row["expires_at"],
+            reset_email=row["reset_email"],
+            reset_verified=bool(row["reset_verified"]),
+            otp_email=row["otp_email"],
         )
 
     def mark_auth_request_signed_in(self, request_id: str, session_id: str) -> None:
@@ -771,6 +848,15 @@ class Store:
 
     def set_auth_request_signup_email(self, request_id: str, email: str) -> None:
         self._execute("UPDATE auth_requests SET signup_email = ? WHERE id = ?", (email, request_id))
+
+    def set_auth_request_reset(self, request_id: str, email: str | None, verified: bool) -> None:
+        self._execute(
+            "UPDATE auth_requests SET reset_email = ?, reset_verified = ? WHERE id = ?",
+            (email, int(verified), request_id),
+        )
+
+    def set_auth_request_otp_email(self, request_id: str, email: str) -> None:
+        self._execute("UPDATE auth_requests SET otp_email = ? WHERE id = ?", (email, request_id))
 
     def delete_auth_request(self, request_id: str) -> None:
         with self.transaction() as conn:
@@ -838,6 +924,10 @@ class Store:
             (now + MFA_LOCKOUT_SECONDS, user_id, MFA_LOCKOUT_THRESHOLD),
         ).rowcount
         return locked == 1
+
+    def expire_one_time_codes_for_tests(self, now: float) -> None:
+        """Make every outstanding one-time code expired (tests of expiry)."""
+        self._execute("UPDATE one_time_codes SET expires_at = ? WHERE consumed = 0", (now - 1,))
 
     def end_mfa_lockout_for_tests(self, user_id: str, now: float) -> None:
         """Make a running MFA lockout end now (tests of what happens after it)."""
@@ -972,6 +1062,116 @@ class Store:
             )
             for row in rows
         ]
+
+    # --- tenant settings ---------------------------------------------------------------------------
+
+    def tenant_setting(self, tenant_id: str, name: str, default: Any = None) -> Any:
+        row = self._one("SELECT value FROM tenant_settings WHERE tenant_id = ? AND name = ?", (tenant_id, name))
+        return json.loads(row["value"]) if row else default
+
+    def set_tenant_setting(self, tenant_id: str, name: str, value: Any) -> None:
+        self._execute(
+            "INSERT INTO tenant_settings (tenant_id, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value",
+            (tenant_id, name, json.dumps(value)),
+        )
+
+    # --- user flows (each a Graph externalUsersSelfServiceSignUpEventsFlow document) ----------------
+
+    def create_user_flow(self, tenant_id: str, document: dict[str, Any]) -> bool:
+        """Insert a flow; False when its displayName is taken in the tenant."""
+        try:
+            self._execute(
+                "INSERT INTO user_flows (id, tenant_id, display_name, document, created_at) VALUES (?, ?, ?, ?, ?)",
+                (document["id"], tenant_id, document["displayName"], json.dumps(document), time.time()),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def replace_user_flow(self, tenant_id: str, document: dict[str, Any]) -> bool:
+        try:
+            self._execute(
+                "UPDATE user_flows SET display_name = ?, document = ? WHERE tenant_id = ? AND id = ?",
+                (document["displayName"], json.dumps(document), tenant_id, document["id"]),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def get_user_flow(self, tenant_id: str, flow_id: str) -> dict[str, Any] | None:
+        row = self._one(
+            "SELECT document FROM user_flows WHERE tenant_id = ? AND lower(id) = ?", (tenant_id, flow_id.lower())
+        )
+        return json.loads(row["document"]) if row else None
+
+    def list_user_flows(self, tenant_id: str) -> list[dict[str, Any]]:
+        rows = self.connection().execute(
+            "SELECT document FROM user_flows WHERE tenant_id = ? ORDER BY created_at", (tenant_id,)
+        )
+        return [json.loads(row["document"]) for row in rows]
+
+    def delete_user_flow(self, tenant_id: str, flow_id: str) -> bool:
+        with self.transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM user_flows WHERE tenant_id = ? AND id = ?", (tenant_id, flow_id)
+            ).rowcount
+            conn.execute("DELETE FROM user_flow_apps WHERE tenant_id = ? AND flow_id = ?", (tenant_id, flow_id))
+        return removed > 0
+
+    def link_app_to_flow(self, tenant_id: str, app_id: str, flow_id: str) -> str | None:
+        """Link an app; returns the id of the flow it was already linked to (None: linked now)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT flow_id FROM user_flow_apps WHERE tenant_id = ? AND app_id = ?", (tenant_id, app_id)
+            ).fetchone()
+            if row is not None:
+                return str(row["flow_id"])
+            conn.execute(
+                "INSERT INTO user_flow_apps (tenant_id, app_id, flow_id) VALUES (?, ?, ?)", (tenant_id, app_id, flow_id)
+            )
+        return None
+
+    def unlink_app(self, tenant_id: str, app_id: str) -> None:
+        self._execute("DELETE FROM user_flow_apps WHERE tenant_id = ? AND app_id = ?", (tenant_id, app_id))
+
+    def flow_app_ids(self, tenant_id: str, flow_id: str) -> list[str]:
+        rows = self.connection().execute(
+            "SELECT app_id FROM user_flow_apps WHERE tenant_id = ? AND flow_id = ? ORDER BY app_id",
+            (tenant_id, flow_id),
+        )
+        return [row["app_id"] for row in rows]
+
+    def flow_for_app(self, tenant_id: str, app_id: str) -> dict[str, Any] | None:
+        row = self._one(
+            "SELECT f.document FROM user_flow_apps a JOIN user_flows f ON f.id = a.flow_id "
+            "WHERE a.tenant_id = ? AND a.app_id = ?",
+            (tenant_id, app_id),
+        )
+        return json.loads(row["document"]) if row else None
+
+    # --- custom user attributes (Graph identityUserFlowAttribute) ------------------------------------
+
+    def create_user_flow_attribute(
+        self, tenant_id: str, attribute_id: str, display_name: str, description: str, data_type: str
+    ) -> bool:
+        """False when an attribute with that name exists."""
+        try:
+            self._execute(
+                "INSERT INTO user_flow_attributes (tenant_id, id, display_name, description, data_type) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (tenant_id, attribute_id, display_name, description, data_type),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def list_user_flow_attributes(self, tenant_id: str) -> list[dict[str, str]]:
+        rows = self.connection().execute(
+            "SELECT id, display_name, description, data_type FROM user_flow_attributes WHERE tenant_id = ? ORDER BY id",
+            (tenant_id,),
+        )
+        return [dict(row) for row in rows]
 
     # --- conditional access ------------------------------------------------------------------------
 
@@ -1129,6 +1329,7 @@ def _user(row: sqlite3.Row) -> User:
         password_hash=row["password_hash"],
         failed_mfa_codes=row["failed_mfa_codes"],
         mfa_locked_until=row["mfa_locked_until"],
+        mfa_phone=row["mfa_phone"],
     )
 
 

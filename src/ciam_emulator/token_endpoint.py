@@ -29,6 +29,7 @@ from ciam_emulator.tokens import (
     foreign_key,
     graph_access_token_claims,
     id_token_claims,
+    mapped_extension_claims,
     sign,
     sign_id_token,
 )
@@ -413,13 +414,11 @@ def issue_tokens(
         )
     if "openid" in scopes.oidc_scopes:
         misbehaviour = emulator.controls.take_id_token_misbehaviour()
+        optional_names = emulator.directory.optional_claim_names(app.app_id, "idToken")
         claims = id_token_claims(
-            ctx,
-            nonce,
-            scopes,
-            optional_claims=emulator.directory.optional_claim_names(app.app_id, "idToken"),
-            max_age_requested=max_age_requested,
+            ctx, nonce, scopes, optional_claims=optional_names, max_age_requested=max_age_requested
         )
+        claims.update(mapped_extension_claims(emulator.store.extension_values(user.id), optional_names))
         foreign = None
         if misbehaviour in FOREIGN_KEY_MISBEHAVIOURS:
             foreign = foreign_key(misbehaviour)

@@ -197,6 +197,12 @@ def id_token_claims(
         claims["nonce"] = nonce
     # login_hint and auth_time are optional claims: only when the registration asks for them
     # (optional-claims reference; neither is in the id-token-claims reference's default set).
+    # given_name and family_name: optional ID-token claims (optional-claims reference), from the user's
+    # givenName and surname, which a user flow may collect at sign-up.
+    if "given_name" in optional_claims and ctx.user.given_name:
+        claims["given_name"] = ctx.user.given_name
+    if "family_name" in optional_claims and ctx.user.surname:
+        claims["family_name"] = ctx.user.surname
     if "login_hint" in optional_claims:
         claims["login_hint"] = login_hint_for(ctx.session_id, ctx.user.id)
     # UNSURE: Microsoft's pages do not document max_age. OpenID Connect Core 3.1.2.1 requires
@@ -205,6 +211,16 @@ def id_token_claims(
     if "auth_time" in optional_claims or max_age_requested:
         claims["auth_time"] = int(ctx.auth_time)
     return claims
+
+
+def mapped_extension_claims(extension_values: dict[str, Any], optional_claims: frozenset[str]) -> dict[str, Any]:
+    """Custom attributes reach the ID token only when the app's registration maps them (user
+    attributes doc: Attributes & Claims, source "Directory schema extension"). The emulator reads that
+    mapping from optionalClaims.idToken, as Entra's optional-claims doc configures directory
+    extensions. UNSURE: the claim's name in an external tenant's token (notes §13); the emulator uses
+    the extension name."""
+    wanted = {name.lower(): name for name in optional_claims if name.lower().startswith("extension_")}
+    return {wanted[name.lower()]: value for name, value in extension_values.items() if name.lower() in wanted}
 
 
 def graph_access_token_claims(ctx: TokenContext, scopes: ScopeRequest, *, app_display_name: str) -> dict[str, Any]:

@@ -23,6 +23,11 @@ ADMIN_PERMISSIONS = (
     "DelegatedPermissionGrant.ReadWrite.All",
     "Policy.Read.All",
     "Policy.ReadWrite.ConditionalAccess",
+    # User flows, their custom attributes, and email one-time passcode in the authentication methods
+    # policy (each Graph reference page's least privileged delegated permission).
+    "EventListener.ReadWrite.All",
+    "IdentityUserFlow.ReadWrite.All",
+    "Policy.ReadWrite.AuthenticationMethod",
 )
 ADMIN_SCOPES = tuple(f"https://graph.microsoft.com/{name}" for name in ADMIN_PERMISSIONS)
 

@@ -8,6 +8,7 @@ missing to what the tenant already has and never remove anything a person added.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -308,3 +309,129 @@ def policy_requires_mfa_for_context(policy: dict[str, Any], context_id: str) -> 
     contexts = (conditions.get("applications") or {}).get("includeAuthenticationContextClassReferences") or []
     controls = (policy.get("grantControls") or {}).get("builtInControls") or []
     return context_id in contexts and "mfa" in controls
+
+
+# --- the user flow, its custom attributes, and email one-time passcode ---------------------------------
+# Graph's shapes for these are from its v1.0 reference pages (authenticationEventsFlow,
+# externalUsersSelfServiceSignUpEventsFlow, identityUserFlowAttribute, emailAuthenticationMethodConfiguration);
+# they were checked against the local emulator only, not against a real tenant (see the README).
+
+FLOW_TYPE = "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow"
+SIGN_IN_METHODS = {"email_password": "EmailPassword-OAUTH", "email_otp": "EmailOtpSignup-OAUTH"}
+EMAIL_METHOD_PATH = "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email"
+ALL_USERS = "all_users"
+
+
+@dataclass(frozen=True)
+class CustomAttribute:
+    name: str
+    description: str
+    data_type: str
+
+
+# The product's own custom attribute: an optional membership number collected at sign-up.
+MEMBERSHIP_NUMBER = CustomAttribute("MembershipNumber", "The customer's membership number", "string")
+CUSTOM_ATTRIBUTES = (MEMBERSHIP_NUMBER,)
+
+
+def default_user_flow_name(web_app_name: str) -> str:
+    return f"{web_app_name} sign-up and sign-in"
+
+
+def sign_up_inputs(custom_ids: dict[str, str]) -> list[dict[str, Any]]:
+    """What sign-up asks for, in order (built-in attributes by id, custom ones by their extension id)."""
+
+    def text(attribute: str, label: str, *, required: bool = False) -> dict[str, Any]:
+        return {
+            "attribute": attribute,
+            "label": label,
+            "inputType": "text",
+            "required": required,
+            "editable": True,
+            "hidden": False,
+            "writeToDirectory": True,
+        }
+
+    return [
+        text("displayName", "Display name", required=True),
+        text("givenName", "Given name"),
+        text("surname", "Surname"),
+        text("city", "City"),
+        text("country", "Country or region"),
+        text(custom_ids[MEMBERSHIP_NUMBER.name], "Membership number"),
+    ]
+
+
+def attribute_collection(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@odata.type": "#microsoft.graph.onAttributeCollectionExternalUsersSelfServiceSignUp",
+        "attributes": [{"id": "email"}, *({"id": item["attribute"]} for item in inputs)],
+        "attributeCollectionPage": {"views": [{"inputs": inputs}]},
+    }
+
+
+def method_handler(sign_in_method: str) -> dict[str, Any]:
+    return {
+        "@odata.type": "#microsoft.graph.onAuthenticationMethodLoadStartExternalUsersSelfServiceSignUp",
+        "identityProviders": [{"id": SIGN_IN_METHODS[sign_in_method]}],
+    }
+
+
+def new_user_flow_body(name: str, sign_in_method: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@odata.type": FLOW_TYPE,
+        "displayName": name,
+        "onInteractiveAuthFlowStart": {
+            "@odata.type": "#microsoft.graph.onInteractiveAuthFlowStartExternalUsersSelfServiceSignUp",
+            "isSignUpAllowed": True,
+        },
+        "onAuthenticationMethodLoadStart": method_handler(sign_in_method),
+        "onAttributeCollection": attribute_collection(inputs),
+        "onUserCreateStart": {
+            "@odata.type": "#microsoft.graph.onUserCreateStartExternalUsersSelfServiceSignUp",
+            "userTypeToCreate": "member",
+        },
+    }
+
+
+def user_flow_changes(flow: dict[str, Any], sign_in_method: str, wanted: list[dict[str, Any]]) -> dict[str, Any]:
+    """The PATCH body ({} when nothing is missing). A PATCH of the inputs replaces the list, so the
+    inputs a person added are sent again, and the wanted ones that are missing are added after them."""
+    changes: dict[str, Any] = {}
+    handler = flow.get("onAuthenticationMethodLoadStart") or {}
+    providers = [provider.get("id") for provider in handler.get("identityProviders") or []]
+    if providers != [SIGN_IN_METHODS[sign_in_method]]:
+        changes["onAuthenticationMethodLoadStart"] = method_handler(sign_in_method)
+    views = ((flow.get("onAttributeCollection") or {}).get("attributeCollectionPage") or {}).get("views") or [{}]
+    have = list(views[0].get("inputs") or [])
+    have_ids = {item.get("attribute", "").lower() for item in have}
+    missing = [item for item in wanted if item["attribute"].lower() not in have_ids]
+    if missing:
+        changes["onAttributeCollection"] = attribute_collection(have + missing)
+    if changes:
+        changes = {"@odata.type": FLOW_TYPE, **changes}
+    return changes
+
+
+def email_method_changes(configuration: dict[str, Any]) -> dict[str, Any]:
+    """Email one-time passcode enabled for all users (what SSPR and email OTP as MFA need), keeping targets."""
+    targets = list(configuration.get("includeTargets") or [])
+    if configuration.get("state") == "enabled" and any(t.get("id") == ALL_USERS for t in targets):
+        return {}
+    if not any(t.get("id") == ALL_USERS for t in targets):
+        targets.append({"targetType": "group", "id": ALL_USERS, "isRegistrationRequired": False})
+    return {
+        "@odata.type": "#microsoft.graph.emailAuthenticationMethodConfiguration",
+        "state": "enabled",
+        "includeTargets": targets,
+    }
+
+
+def mapped_claim(existing: dict[str, Any] | None, extension_id: str) -> dict[str, Any]:
+    """``existing`` optional claims plus the custom attribute in the ID token (a directory extension,
+    source "user", as Entra's optional-claims doc configures them)."""
+    merged = merge_optional_claim(existing, "idToken", extension_id)
+    for claim in merged["idToken"]:
+        if claim["name"] == extension_id:
+            claim["source"] = "user"
+    return merged

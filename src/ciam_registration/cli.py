@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the authentication context the API can require, with a policy requiring MFA (default: c1)",
     )
     parser.add_argument(
+        "--user-flow-name",
+        default="",
+        help="the user flow for the web app (default: '{web app name} sign-up and sign-in')",
+    )
+    parser.add_argument(
+        "--sign-in-method",
+        choices=("email_password", "email_otp"),
+        default="email_password",
+        help="how the user flow signs customers in: email with password, or an emailed one-time passcode",
+    )
+    parser.add_argument(
         "--rotate-secret", action="store_true", help="add new client secrets even if the env files have them"
     )
     parser.add_argument("--secret-days", type=int, default=180, help="lifetime of a new client secret")
@@ -89,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rotate_secret=args.rotate_secret,
         secret_lifetime_days=args.secret_days,
         auth_context=args.auth_context,
+        user_flow_name=args.user_flow_name,
+        sign_in_method=args.sign_in_method,
     )
     api_env_file = args.api_env_file or args.env_file.parent / "api.env"
     try:
@@ -124,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_note = "a new client secret" if result.api_client_secret else "the existing client secret"
     print(f"API client id:     {result.mfa_app_id} (auth context {result.auth_context})")
     print(f"Wrote {api_env_file} (with {api_note}; it is not shown here).")
+    print(f"User flow:         {settings.user_flow_display_name} ({result.user_flow_id}, {settings.sign_in_method})")
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ciam_registration import app_definitions as defs
 from ciam_registration.errors import (
+    GraphConflictError,
     GraphNotFoundError,
     GraphRequestError,
     RegistrationConflictError,
@@ -24,6 +25,10 @@ logger = logging.getLogger(__name__)
 APPLICATIONS = "Application.ReadWrite.All"
 GRANTS = "DelegatedPermissionGrant.ReadWrite.All"
 POLICIES = "Policy.ReadWrite.ConditionalAccess and Policy.Read.All"
+FLOWS = "EventListener.ReadWrite.All"
+ATTRIBUTES = "IdentityUserFlow.ReadWrite.All"
+METHODS = "Policy.ReadWrite.AuthenticationMethod"
+FLOWS_PATH = "identity/authenticationEventsFlows"
 
 # Graph replicates a new application before its appId can be used elsewhere (a service principal
 # created too early is refused with a 400); wait and try again a few times.
@@ -45,6 +50,13 @@ class RegistrationSettings:
     secret_lifetime_days: int = 180
     # The authentication context the API can require, with a policy that makes it mean "MFA done".
     auth_context: str = defs.AUTH_CONTEXT_ID
+    # The user flow linked to the web app; empty means defs.default_user_flow_name(web app name).
+    user_flow_name: str = ""
+    sign_in_method: str = "email_password"  # or "email_otp" (keys of defs.SIGN_IN_METHODS)
+
+    @property
+    def user_flow_display_name(self) -> str:
+        return self.user_flow_name or defs.default_user_flow_name(self.web_app_display_name)
 
     @property
     def web_app_display_name(self) -> str:
@@ -72,6 +84,7 @@ class RegistrationResult:
     api_client_secret: str | None = field(default=None, repr=False)
     auth_context: str = defs.AUTH_CONTEXT_ID
     context_policy_id: str = ""
+    user_flow_id: str = ""
 
     def api_env_values(self) -> dict[str, str]:
         """The API's own settings (ciam_api's names); AUTHORITY, TENANT_ID and GRAPH_ENDPOINT are the
@@ -141,6 +154,10 @@ class Registrar:
         policy = self.ensure_mfa_policy(mfa_app)
         self.ensure_auth_context(self.settings.auth_context)
         context_policy = self.ensure_context_policy(self.settings.auth_context)
+        custom_ids = self.ensure_custom_attributes()
+        self.ensure_attribute_claims(web_app, custom_ids)
+        flow = self.ensure_user_flow(web_app, custom_ids)
+        self.ensure_email_one_time_passcode()
         return RegistrationResult(
             web_app_id=web_app["appId"],
             mfa_app_id=mfa_app["appId"],
@@ -151,6 +168,7 @@ class Registrar:
             api_client_secret=api_secret,
             auth_context=self.settings.auth_context,
             context_policy_id=context_policy["id"],
+            user_flow_id=flow["id"],
         )
 
     # --- applications -------------------------------------------------------------------------
@@ -336,6 +354,91 @@ class Registrar:
             self.graph.patch(f"oauth2PermissionGrants/{grant['id']}", {"scope": scope}, permission=GRANTS)
             self._changed(f"added {' '.join(missing)} of '{resource['displayName']}' to the admin consent")
 
+    # --- the user flow, its attributes, email one-time passcode ---------------------------------
+
+    def ensure_custom_attributes(self) -> dict[str, str]:
+        """The product's custom attributes (found by name, else created); returns name -> extension id.
+        A custom attribute's dataType is fixed once created, so a different one is a conflict."""
+        existing = {
+            attribute.get("displayName"): attribute
+            for attribute in self.graph.list("identity/userFlowAttributes", permission=ATTRIBUTES)
+            if attribute.get("userFlowAttributeType") == "custom"
+        }
+        ids: dict[str, str] = {}
+        for wanted in defs.CUSTOM_ATTRIBUTES:
+            found = existing.get(wanted.name)
+            if found is None:
+                body = {"displayName": wanted.name, "description": wanted.description, "dataType": wanted.data_type}
+                found = self.graph.post("identity/userFlowAttributes", body, permission=ATTRIBUTES)
+                self._changed(f"created the custom user attribute '{wanted.name}' ({found['id']})")
+            elif found.get("dataType") != wanted.data_type:
+                raise RegistrationConflictError(
+                    f"The custom attribute '{wanted.name}' exists with dataType {found.get('dataType')}, not "
+                    f"{wanted.data_type}; a dataType cannot change. Remove it or rename ours, then run again."
+                )
+            ids[wanted.name] = found["id"]
+        return ids
+
+    def ensure_attribute_claims(self, web_app: dict[str, Any], custom_ids: dict[str, str]) -> None:
+        """Custom attributes reach the web app's ID token only when its registration maps them."""
+        claims = web_app.get("optionalClaims")
+        for extension_id in custom_ids.values():
+            claims = defs.mapped_claim(claims, extension_id)
+        have = {c.get("name") for c in ((web_app.get("optionalClaims") or {}).get("idToken") or [])}
+        missing = sorted(set(custom_ids.values()) - have)
+        if missing:
+            self.graph.patch(f"applications/{web_app['id']}", {"optionalClaims": claims}, permission=APPLICATIONS)
+            self._changed(f"mapped {', '.join(missing)} into the ID token of '{web_app['displayName']}'")
+
+    def ensure_user_flow(self, web_app: dict[str, Any], custom_ids: dict[str, str]) -> dict[str, Any]:
+        name = self.settings.user_flow_display_name
+        method = self.settings.sign_in_method
+        inputs = defs.sign_up_inputs(custom_ids)
+        found = self.graph.list(FLOWS_PATH, permission=FLOWS, odata_filter=defs.filter_display_name(name))
+        if len(found) > 1:
+            raise RegistrationConflictError(f"{len(found)} user flows are named '{name}'; keep one.")
+        if found:
+            flow = found[0]
+            changes = defs.user_flow_changes(flow, method, inputs)
+            if changes:
+                self.graph.patch(f"{FLOWS_PATH}/{flow['id']}", changes, permission=FLOWS)
+                what = sorted(set(changes) - {"@odata.type"})
+                self._changed(f"updated the user flow '{name}': {', '.join(what)}")
+        else:
+            flow = self.graph.post(FLOWS_PATH, defs.new_user_flow_body(name, method, inputs), permission=FLOWS)
+            self._changed(f"created the user flow '{name}' ({method})")
+        links = f"{FLOWS_PATH}/{flow['id']}/conditions/applications/includeApplications"
+        linked = {item.get("appId", "").lower() for item in self.graph.list(links, permission=FLOWS)}
+        if web_app["appId"].lower() not in linked:
+            body = {"@odata.type": "#microsoft.graph.authenticationConditionApplication", "appId": web_app["appId"]}
+            try:
+                self.graph.post(links, body, permission=FLOWS)
+            except GraphConflictError as problem:
+                raise RegistrationConflictError(
+                    f"'{web_app['displayName']}' is linked to another user flow (an app belongs to one); unlink it "
+                    f"in the admin center or name that flow with --user-flow-name, then run again."
+                ) from problem
+            self._changed(f"linked '{web_app['displayName']}' to the user flow '{name}'")
+        return flow
+
+    def ensure_email_one_time_passcode(self) -> None:
+        """Email one-time passcode for all users: password reset needs it, and it is the customers' MFA
+        method. Not with one-time-code sign-in: email cannot be both the first factor and the MFA
+        method (entra-notes §13), so the tool leaves the method alone and says SMS is the MFA method."""
+        if self.settings.sign_in_method == "email_otp":
+            configuration = self.graph.get(defs.EMAIL_METHOD_PATH, permission=METHODS)
+            state = "enabled" if configuration.get("state") == "enabled" else "not enabled"
+            self._report(
+                f"note: customers sign in with an email code, so email one-time passcode ({state} in the "
+                "authentication methods policy) is not their MFA method; MFA uses SMS, a paid add-on"
+            )
+            return
+        configuration = self.graph.get(defs.EMAIL_METHOD_PATH, permission=METHODS)
+        changes = defs.email_method_changes(configuration)
+        if changes:
+            self.graph.patch(defs.EMAIL_METHOD_PATH, changes, permission=METHODS)
+            self._changed("enabled email one-time passcode for all users (authentication methods policy)")
+
     # --- conditional access -----------------------------------------------------------------
 
     def ensure_auth_context(self, context_id: str) -> dict[str, Any]:
@@ -359,8 +462,9 @@ class Registrar:
         for policy in policies:
             if defs.policy_requires_mfa_for_context(policy, context_id):
                 if policy.get("state") != "enabled":
-                    self._report(f"note: the conditional access policy '{policy.get('displayName')}' is "
-                                 f"{policy.get('state')}")
+                    self._report(
+                        f"note: the conditional access policy '{policy.get('displayName')}' is {policy.get('state')}"
+                    )
                 return policy
         name = self.settings.context_policy_name
         if any(policy.get("displayName") == name for policy in policies):

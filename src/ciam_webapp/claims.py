@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,28 @@ CLAIM_MEANINGS = {
 }
 
 TIME_CLAIMS = frozenset({"iat", "nbf", "exp", "auth_time"})
+# A custom user attribute, as the app's claims configuration maps it into the ID token: the directory
+# extension's name, extension_{b2c-extensions-app appId without dashes}_{Name} (Entra's user attributes doc).
+CUSTOM_ATTRIBUTE_CLAIM = re.compile(r"^extension_[0-9a-fA-F]{32}_([A-Za-z][A-Za-z0-9]*)$")
+
+
+def custom_attribute_label(claim: str) -> str | None:
+    """"Membership number" for extension_..._MembershipNumber; None for any other claim."""
+    match = CUSTOM_ATTRIBUTE_CLAIM.match(claim)
+    if match is None:
+        return None
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", match.group(1))
+    return " ".join(words).capitalize() if words else match.group(1)
+
+
+def custom_attributes(claims: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(claim, label, value) of the custom attributes in the ID token, in claim order."""
+    rows = []
+    for name in sorted(claims):
+        label = custom_attribute_label(name)
+        if label is not None:
+            rows.append((name, label, str(claims[name])))
+    return rows
 
 
 def describe_claims(claims: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -49,7 +72,11 @@ def describe_claims(claims: dict[str, Any]) -> list[tuple[str, str, str]]:
             shown = ", ".join(str(v) for v in value)
         else:
             shown = str(value)
-        rows.append((name, shown, CLAIM_MEANINGS.get(name, "")))
+        meaning = CLAIM_MEANINGS.get(name, "")
+        label = custom_attribute_label(name)
+        if label is not None:
+            meaning = f"A custom attribute you gave at sign-up: {label.lower()}."
+        rows.append((name, shown, meaning))
     return rows
 
 

@@ -26,6 +26,10 @@ def _new_app(graph: GraphAdmin, **body: Any) -> dict[str, Any]:
 
 def test_filters_the_emulator_understands():
     assert parse_filter("displayName eq 'O''Brien'", {"displayName"}) == [("displayName", "O'Brien")]
+    assert parse_filter("displayName eq 'Sign-up and sign-in' and id eq 'x'", {"displayName", "id"}) == [
+        ("displayName", "Sign-up and sign-in"),
+        ("id", "x"),
+    ]
     assert parse_filter("identifierUris/any(x:x eq 'api://a')", set(), {"identifierUris"}) == [
         ("identifierUris/any", "api://a")
     ]

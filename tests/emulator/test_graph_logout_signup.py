@@ -163,6 +163,13 @@ def test_graph_faults_then_normal(emulator: LiveEmulator, browser: ScriptedBrows
     assert me(emulator, tokens["access_token"]).status_code == 200
 
 
+def field_errors(page: Page) -> dict[str, str]:
+    """The message under each field, by the field's name."""
+    return {
+        tag["id"].removesuffix("-error"): tag.get_text(strip=True) for tag in page.soup.find_all(class_="field-error")
+    }
+
+
 def test_sign_up_with_emailed_code(emulator: LiveEmulator) -> None:
     browser = ScriptedBrowser(emulator)
     email = f"new-{secrets.token_hex(4)}@contoso.example"
@@ -177,11 +184,18 @@ def test_sign_up_with_emailed_code(emulator: LiveEmulator) -> None:
     assert isinstance(page, Page) and "/login/signup/verify" in page.url
     fields = {"display_name": "New Person", "password": "Str0ng-Passw0rd!", "password_confirmation": "Str0ng-Passw0rd!"}
     wrong = browser.submit(page, "/login/signup/verify", {**fields, "code": "12345678", "action": "create"})
-    assert isinstance(wrong, Page) and wrong.error_text() == "That code is incorrect. Try again."
+    assert isinstance(wrong, Page) and field_errors(wrong) == {"code": "That code is incorrect. Try again."}
+    # Every problem at once, each on its field, and what was typed (the code too) is kept.
     weak = browser.submit(
-        wrong, "/login/signup/verify", {**fields, "password": "short", "password_confirmation": "short", "code": "1"}
+        wrong,
+        "/login/signup/verify",
+        {"display_name": "", "password": "short", "password_confirmation": "short", "code": "1", "action": "create"},
     )
-    assert isinstance(weak, Page) and "between 8 and 256" in (weak.error_text() or "")
+    assert isinstance(weak, Page)
+    problems = field_errors(weak)
+    assert set(problems) == {"display_name", "password"}
+    assert "between 8 and 256" in problems["password"] and problems["display_name"] == "Display name is required."
+    assert weak.soup.find("input", attrs={"name": "code"})["value"] == "1"
     code = emulator.latest_code(email, "signup")
     assert len(code) == 8 and code.isdigit()
     callback = browser.submit(weak, "/login/signup/verify", {**fields, "code": code, "action": "create"})

@@ -146,3 +146,52 @@ def test_the_context_policy_requires_mfa_for_that_context_only():
     assert defs.policy_requires_mfa_for_context(body, "c3")
     assert not defs.policy_requires_mfa_for_context(body, "c1")
     assert not defs.policy_requires_mfa_for(body, "c3")
+
+
+MEMBER = "extension_0123456789abcdef0123456789abcdef_MembershipNumber"
+
+
+def test_a_user_flow_that_already_matches_needs_no_patch():
+    inputs = defs.sign_up_inputs({"MembershipNumber": MEMBER})
+    flow = defs.new_user_flow_body("Contoso sign-up and sign-in", "email_password", inputs)
+    assert defs.user_flow_changes(flow, "email_password", inputs) == {}
+    assert [a["id"] for a in flow["onAttributeCollection"]["attributes"]] == [
+        "email",
+        "displayName",
+        "givenName",
+        "surname",
+        "city",
+        "country",
+        MEMBER,
+    ]
+
+
+def test_a_user_flow_gets_the_missing_inputs_after_a_persons_and_the_wanted_method():
+    wanted = defs.sign_up_inputs({"MembershipNumber": MEMBER})
+    person_added = {"attribute": "jobTitle", "label": "Role"}
+    flow = defs.new_user_flow_body("f", "email_otp", [wanted[0], person_added])
+    changes = defs.user_flow_changes(flow, "email_password", wanted)
+    assert changes["onAuthenticationMethodLoadStart"]["identityProviders"] == [{"id": "EmailPassword-OAUTH"}]
+    inputs = changes["onAttributeCollection"]["attributeCollectionPage"]["views"][0]["inputs"]
+    assert [i["attribute"] for i in inputs] == [
+        "displayName",
+        "jobTitle",
+        "givenName",
+        "surname",
+        "city",
+        "country",
+        MEMBER,
+    ]
+    assert inputs[1] == person_added
+
+
+def test_email_otp_is_enabled_for_all_users_keeping_other_targets():
+    group = {"targetType": "group", "id": "g1", "isRegistrationRequired": False}
+    changes = defs.email_method_changes({"state": "disabled", "includeTargets": [group]})
+    assert changes["state"] == "enabled" and [t["id"] for t in changes["includeTargets"]] == ["g1", "all_users"]
+    assert defs.email_method_changes({"state": "enabled", "includeTargets": [{"id": "all_users"}]}) == {}
+
+
+def test_the_custom_attribute_is_mapped_into_the_id_token_from_the_directory():
+    claims = defs.mapped_claim(defs.merge_optional_claims(None), MEMBER)
+    assert [(c["name"], c["source"]) for c in claims["idToken"]] == [("login_hint", None), (MEMBER, "user")]

@@ -173,6 +173,9 @@ def test_device_code_shows_the_message_and_returns_the_token():
         "https://graph.microsoft.com/DelegatedPermissionGrant.ReadWrite.All",
         "https://graph.microsoft.com/Policy.Read.All",
         "https://graph.microsoft.com/Policy.ReadWrite.ConditionalAccess",
+        "https://graph.microsoft.com/EventListener.ReadWrite.All",
+        "https://graph.microsoft.com/IdentityUserFlow.ReadWrite.All",
+        "https://graph.microsoft.com/Policy.ReadWrite.AuthenticationMethod",
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ciam_emulator import tokens
+from ciam_emulator import tokens, user_flows
 from ciam_emulator.controls import MISBEHAVIOUR_CASES, InjectedResponse
 from ciam_emulator.errors import EmulatorError
 from ciam_emulator.graph import user_properties
@@ -102,6 +102,17 @@ def policy() -> Response:
         raise ControlRequestError("'require_mfa_for_mfa_app' must be true or false")
     emulator().store.set_all_ca_policies_enabled(enabled)
     return jsonify({"require_mfa_for_mfa_app": enabled})
+
+
+@blueprint.post("/tenant-settings")
+def tenant_settings() -> Response:
+    """Tenant settings Graph has no property for: {"show_keep_signed_in": bool} ("Stay signed in?")."""
+    body = _json_object()
+    shown = body.get("show_keep_signed_in")
+    if not isinstance(shown, bool):
+        raise ControlRequestError("'show_keep_signed_in' must be true or false")
+    emulator().store.set_tenant_setting(_only_tenant_id(), user_flows.KEEP_SIGNED_IN_SETTING, shown)
+    return jsonify({"show_keep_signed_in": shown})
 
 
 @blueprint.post("/keys/rotate")
@@ -220,6 +231,11 @@ ADMIN_SCOPES = (
     "DelegatedPermissionGrant.ReadWrite.All",
     "Policy.Read.All",
     "Policy.ReadWrite.ConditionalAccess",
+    # User flows, their custom attributes, and email one-time passcode in the authentication methods
+    # policy (each Graph reference page's least privileged delegated permission).
+    "EventListener.ReadWrite.All",
+    "IdentityUserFlow.ReadWrite.All",
+    "Policy.ReadWrite.AuthenticationMethod",
 )
 
 

@@ -8,9 +8,9 @@ import hmac
 from flask import Blueprint, Response, redirect, request, url_for
 
 from ciam_emulator import authorize as authz
-from ciam_emulator import hosted_flows
+from ciam_emulator import hosted_flows, user_flows
 from ciam_emulator import logout as sign_out
-from ciam_emulator.hosted_flows import FlowError, SignedIn
+from ciam_emulator.hosted_flows import FlowError, FormErrors, SignedIn
 from ciam_emulator.store import AuthRequest, SsoSession, Tenant, sha256_hex
 from ciam_emulator.web.common import (
     BROWSER_COOKIE_NAME,
@@ -48,19 +48,40 @@ def respond_to_step(auth_request: AuthRequest, step: authz.Step, signed_in: Sign
         with contextlib.suppress(FlowError):
             hosted_flows.send_mfa_code(emu, auth_request, session_user[1])
         response = redirect(url_for("hosted.mfa_code", tenant=tenant, req=auth_request.id), code=302)
+    elif step.kind == "mfa_sms_code":
+        session_user = authz.session_for_request(emu, auth_request)
+        assert session_user is not None
+        with contextlib.suppress(FlowError):  # locked out: the code page says so
+            hosted_flows.send_sms_code(emu, auth_request, session_user[1])
+        response = redirect(url_for("hosted.mfa_sms_code", tenant=tenant, req=auth_request.id), code=302)
     else:
-        endpoint = {"signin": "hosted.sign_in", "signup": "hosted.sign_up", "mfa_confirm": "hosted.mfa_confirm"}
+        endpoint = {
+            "signin": "hosted.sign_in",
+            "signup": "hosted.sign_up",
+            "mfa_confirm": "hosted.mfa_confirm",
+            "mfa_sms_phone": "hosted.mfa_sms_phone",
+        }
         response = redirect(url_for(endpoint[step.kind], tenant=tenant, req=auth_request.id), code=302)
     if signed_in is not None:
-        response.set_cookie(
-            SSO_COOKIE_NAME,
-            signed_in.cookie_value,
-            httponly=True,
-            secure=emu.base_url.startswith("https://"),
-            samesite="Lax",
-            path="/",
-        )
+        set_sso_cookie(response, signed_in.cookie_value, persistent=False)
     return response
+
+
+# UNSURE: how long "Stay signed in?" keeps the tenant's cookie; the emulator keeps it 90 days (the
+# refresh token's lifetime) and otherwise sets a cookie that ends with the browser session.
+PERSISTENT_SSO_COOKIE_SECONDS = 90 * 24 * 3600
+
+
+def set_sso_cookie(response: Response, cookie_value: str, *, persistent: bool) -> None:
+    response.set_cookie(
+        SSO_COOKIE_NAME,
+        cookie_value,
+        max_age=PERSISTENT_SSO_COOKIE_SECONDS if persistent else None,
+        httponly=True,
+        secure=emulator().base_url.startswith("https://"),
+        samesite="Lax",
+        path="/",
+    )
 
 
 def clear_sso_cookie(response: Response) -> None:
@@ -136,6 +157,23 @@ def _page(template: str, tenant: Tenant, auth_request: AuthRequest, status: int 
     )
 
 
+def _sign_in_page(tenant: Tenant, auth_request: AuthRequest, status: int = 200, **context: object) -> Response:
+    """The sign-in page as the app's user flow has it: a password, or a one-time passcode."""
+    settings = hosted_flows.flow_settings(emulator(), auth_request)
+    context.setdefault("notice", None)
+    context.setdefault("error_code", None)
+    return _page(
+        "signin.html",
+        tenant,
+        auth_request,
+        status=status,
+        otp=settings.sign_in_method == "email_otp",
+        sign_up_allowed=settings.sign_up_allowed,
+        reset_available=hosted_flows.password_reset_available(emulator(), auth_request),
+        **context,
+    )
+
+
 @blueprint.route("/<tenant>/login/signin", methods=["GET", "POST"])
 def sign_in(tenant: str) -> Response:
     found, auth_request = _load(tenant)
@@ -145,11 +183,36 @@ def sign_in(tenant: str) -> Response:
         try:
             signed_in = hosted_flows.sign_in(emulator(), auth_request, email, request.form.get("password", ""))
         except FlowError as problem:
-            return _page(
-                "signin.html", found, auth_request, status=400, email=email, error=str(problem), error_code=problem.code
+            return _sign_in_page(
+                found, auth_request, status=400, email=email, error=str(problem), error_code=problem.code
             )
-        return _continue(auth_request.id, signed_in)
-    return _page("signin.html", found, auth_request, email=email, error=None)
+        return _after_sign_in(found, auth_request, signed_in)
+    notice = "Your password was changed. Sign in with your new password." if request.args.get("reset") else None
+    return _sign_in_page(found, auth_request, email=request.args.get("email") or email, error=None, notice=notice)
+
+
+def _after_sign_in(tenant: Tenant, auth_request: AuthRequest, signed_in: SignedIn) -> Response:
+    """Ask "Stay signed in?" when the tenant shows it, else carry on to the next step."""
+    if user_flows.shows_keep_signed_in(emulator().store, tenant.id):
+        response = redirect(url_for("hosted.keep_signed_in", tenant=tenant.id, req=auth_request.id), code=303)
+        set_sso_cookie(response, signed_in.cookie_value, persistent=False)
+        return response
+    return _continue(auth_request.id, signed_in)
+
+
+@blueprint.route("/<tenant>/login/kmsi", methods=["GET", "POST"])
+def keep_signed_in(tenant: str) -> Response:
+    """ "Stay signed in?": Yes keeps the tenant's cookie beyond the browser session, No does not."""
+    found, auth_request = _load(tenant)
+    cookie_value = request.cookies.get(SSO_COOKIE_NAME, "")
+    session = browser_sso_session(found)
+    if session is None or session.id != auth_request.session_id:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    if request.method == "POST":
+        response = _continue(auth_request.id)
+        set_sso_cookie(response, cookie_value, persistent=request.form.get("stay") == "yes")
+        return response
+    return _page("kmsi.html", found, auth_request)
 
 
 def _continue(request_id: str, signed_in: SignedIn | None = None) -> Response:
@@ -170,7 +233,15 @@ def sign_up(tenant: str) -> Response:
         except FlowError as problem:
             return _page("signup.html", found, auth_request, status=400, email=email, error=str(problem))
         return redirect(url_for("hosted.sign_up_verify", tenant=found.id, req=auth_request.id), code=303)
-    return _page("signup.html", found, auth_request, email=email, error=None)
+    allowed = hosted_flows.flow_settings(emulator(), auth_request).sign_up_allowed
+    return _page(
+        "signup.html", found, auth_request, email=email, error=None if allowed else hosted_flows.SIGN_UP_NOT_ALLOWED
+    )
+
+
+def _typed(names: list[str]) -> dict[str, str]:
+    """What the customer typed, to show again (never passwords)."""
+    return {name: request.form.get(name, "") for name in names}
 
 
 @blueprint.route("/<tenant>/login/signup/verify", methods=["GET", "POST"])
@@ -178,27 +249,159 @@ def sign_up_verify(tenant: str) -> Response:
     found, auth_request = _load(tenant)
     if not auth_request.signup_email:
         return redirect(url_for("hosted.sign_up", tenant=found.id, req=auth_request.id), code=303)
-    context = {"email": auth_request.signup_email, "display_name": "", "error": None, "notice": None}
+    settings = hosted_flows.flow_settings(emulator(), auth_request)
+    context: dict[str, object] = {
+        "email": auth_request.signup_email,
+        "fields": settings.fields,
+        "with_password": settings.sign_in_method == "email_password",
+        "values": {},
+        "problems": {},
+        "error": None,
+        "notice": None,
+    }
     if request.method == "POST":
-        context["display_name"] = request.form.get("display_name", "")
+        context["values"] = _typed(["code", *(field.form_name for field in settings.fields)])
         if request.form.get("action") == "resend":
             hosted_flows.send_code(emulator(), auth_request, hosted_flows.PURPOSE_SIGNUP, auth_request.signup_email)
             context["notice"] = "We sent a new code to your email address."
             return _page("signup_verify.html", found, auth_request, **context)
         try:
-            signed_in = hosted_flows.finish_sign_up(
-                emulator(),
-                auth_request,
-                code=request.form.get("code", ""),
-                display_name=request.form.get("display_name", ""),
-                password=request.form.get("password", ""),
-                password_confirmation=request.form.get("password_confirmation", ""),
-            )
+            signed_in = hosted_flows.finish_sign_up(emulator(), auth_request, dict(request.form))
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            context["error"] = "Check the fields marked below."
+            return _page("signup_verify.html", found, auth_request, status=400, **context)
         except FlowError as problem:
             context["error"] = str(problem)
             return _page("signup_verify.html", found, auth_request, status=400, **context)
-        return _continue(auth_request.id, signed_in)
+        return _after_sign_in(found, auth_request, signed_in)
     return _page("signup_verify.html", found, auth_request, **context)
+
+
+@blueprint.post("/<tenant>/login/otp")
+def otp_sign_in(tenant: str) -> Response:
+    """A one-time-passcode flow's sign-in: the email, then the emailed code."""
+    found, auth_request = _load(tenant)
+    email = request.form.get("email", "")
+    try:
+        hosted_flows.start_otp_sign_in(emulator(), auth_request, email)
+    except FormErrors as problems:
+        return _sign_in_page(found, auth_request, status=400, email=email, error=None, problems=problems.problems)
+    return redirect(url_for("hosted.otp_code", tenant=found.id, req=auth_request.id), code=303)
+
+
+@blueprint.route("/<tenant>/login/otp/code", methods=["GET", "POST"])
+def otp_code(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    if not auth_request.otp_email:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    context: dict[str, object] = {
+        "email": auth_request.otp_email,
+        "values": {},
+        "problems": {},
+        "error": None,
+        "error_code": None,
+        "notice": None,
+        "action": "hosted.otp_code",
+    }
+    if request.method == "POST":
+        context["values"] = _typed(["code"])
+        try:
+            if request.form.get("action") == "resend":
+                hosted_flows.start_otp_sign_in(emulator(), auth_request, auth_request.otp_email)
+                context["notice"] = "We sent a new code to your email address."
+                return _page("code.html", found, auth_request, **context)
+            signed_in = hosted_flows.finish_otp_sign_in(emulator(), auth_request, request.form.get("code", ""))
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            return _page("code.html", found, auth_request, status=400, **context)
+        except FlowError as problem:
+            context.update(error=str(problem), error_code=problem.code)
+            return _page("code.html", found, auth_request, status=400, **context)
+        return _after_sign_in(found, auth_request, signed_in)
+    return _page("code.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/reset", methods=["GET", "POST"])
+def password_reset(tenant: str) -> Response:
+    """ "Forgot password?": the email first. Known and unknown addresses get the same answer."""
+    found, auth_request = _load(tenant)
+    context: dict[str, object] = {"values": {"email": request.values.get("email", "")}, "problems": {}, "error": None}
+    if request.method == "POST":
+        try:
+            hosted_flows.start_password_reset(emulator(), auth_request, request.form.get("email", ""))
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            return _page("reset.html", found, auth_request, status=400, **context)
+        except FlowError as problem:
+            context["error"] = str(problem)
+            return _page("reset.html", found, auth_request, status=400, **context)
+        return redirect(url_for("hosted.password_reset_code", tenant=found.id, req=auth_request.id), code=303)
+    if not hosted_flows.password_reset_available(emulator(), auth_request):
+        context["error"] = hosted_flows.RESET_UNAVAILABLE
+    return _page("reset.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/reset/code", methods=["GET", "POST"])
+def password_reset_code(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    if not auth_request.reset_email:
+        return redirect(url_for("hosted.password_reset", tenant=found.id, req=auth_request.id), code=303)
+    context: dict[str, object] = {
+        "email": auth_request.reset_email,
+        "values": {},
+        "problems": {},
+        "error": None,
+        "error_code": None,
+        "notice": None,
+        "action": "hosted.password_reset_code",
+        "reset": True,
+    }
+    if request.method == "POST":
+        context["values"] = _typed(["code"])
+        try:
+            if request.form.get("action") == "resend":
+                hosted_flows.resend_reset_code(emulator(), auth_request)
+                context["notice"] = "If an account uses this address, we sent it a new code."
+                return _page("code.html", found, auth_request, **context)
+            hosted_flows.verify_reset_code(emulator(), auth_request, request.form.get("code", ""))
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            return _page("code.html", found, auth_request, status=400, **context)
+        except FlowError as problem:
+            context["error"] = str(problem)
+            return _page("code.html", found, auth_request, status=400, **context)
+        return redirect(url_for("hosted.password_reset_new", tenant=found.id, req=auth_request.id), code=303)
+    return _page("code.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/reset/password", methods=["GET", "POST"])
+def password_reset_new(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    if not auth_request.reset_verified:
+        return redirect(url_for("hosted.password_reset", tenant=found.id, req=auth_request.id), code=303)
+    context: dict[str, object] = {"problems": {}, "error": None}
+    if request.method == "POST":
+        try:
+            email = hosted_flows.finish_password_reset(
+                emulator(),
+                auth_request,
+                request.form.get("password", ""),
+                request.form.get("password_confirmation", ""),
+            )
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            return _page("reset_password.html", found, auth_request, status=400, **context)
+        except FlowError as problem:
+            context["error"] = str(problem)
+            return _page("reset_password.html", found, auth_request, status=400, **context)
+        # Back to sign-in; the reset ended the tenant's session, so the old cookie goes too.
+        response = redirect(
+            url_for("hosted.sign_in", tenant=found.id, req=auth_request.id, email=email, reset=1), code=303
+        )
+        clear_sso_cookie(response)
+        return response
+    return _page("reset_password.html", found, auth_request, **context)
 
 
 @blueprint.route("/<tenant>/login/mfa", methods=["GET", "POST"])
@@ -237,6 +440,60 @@ def mfa_code(tenant: str) -> Response:
         context.update(error=str(problem), error_code=problem.code)
         return _page("mfa_code.html", found, auth_request, status=400 if request.method == "POST" else 200, **context)
     return _page("mfa_code.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/mfa/sms", methods=["GET", "POST"])
+def mfa_sms_phone(tenant: str) -> Response:
+    """First SMS MFA for a user: the phone number to text codes to."""
+    found, auth_request = _load(tenant)
+    session_user = authz.session_for_request(emulator(), auth_request)
+    if session_user is None:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    context: dict[str, object] = {"values": {}, "problems": {}, "error": None, "error_code": None}
+    if request.method == "POST":
+        context["values"] = _typed(["phone"])
+        try:
+            hosted_flows.register_mfa_phone(emulator(), auth_request, session_user[1], request.form.get("phone", ""))
+        except FormErrors as problems:
+            context["problems"] = problems.problems
+            return _page("mfa_sms_phone.html", found, auth_request, status=400, **context)
+        except FlowError as problem:
+            context.update(error=str(problem), error_code=problem.code)
+            return _page("mfa_sms_phone.html", found, auth_request, status=400, **context)
+        return redirect(url_for("hosted.mfa_sms_code", tenant=found.id, req=auth_request.id), code=303)
+    return _page("mfa_sms_phone.html", found, auth_request, **context)
+
+
+@blueprint.route("/<tenant>/login/mfa/sms/code", methods=["GET", "POST"])
+def mfa_sms_code(tenant: str) -> Response:
+    found, auth_request = _load(tenant)
+    session_user = authz.session_for_request(emulator(), auth_request)
+    if session_user is None:
+        return redirect(url_for("hosted.sign_in", tenant=found.id, req=auth_request.id), code=303)
+    session, user = session_user
+    context: dict[str, object] = {
+        "phone": hosted_flows.masked_phone(user.mfa_phone),
+        "values": {},
+        "problems": {},
+        "error": None,
+        "error_code": None,
+        "notice": None,
+    }
+    try:
+        if request.method == "POST" and request.form.get("action") == "resend":
+            hosted_flows.send_sms_code(emulator(), auth_request, user)
+            context["notice"] = "We texted a new code to your phone."
+        elif request.method == "POST":
+            context["values"] = _typed(["code"])
+            hosted_flows.verify_sms_code(emulator(), auth_request, session, user, request.form.get("code", ""))
+            return _continue(auth_request.id)
+    except FormErrors as problems:
+        context["problems"] = problems.problems
+        return _page("mfa_sms_code.html", found, auth_request, status=400, **context)
+    except FlowError as problem:
+        context.update(error=str(problem), error_code=problem.code)
+        return _page("mfa_sms_code.html", found, auth_request, status=400, **context)
+    return _page("mfa_sms_code.html", found, auth_request, **context)
 
 
 @blueprint.post("/<tenant>/login/cancel")

@@ -44,6 +44,17 @@ def sign_up() -> Response:
     return redirect(sign_in_session().start_sign_in(after=after, prompt=PROMPT_SIGN_UP))
 
 
+# The tenant's password reset starts from "Forgot password?" on its sign-in page (Entra's self-service
+# password reset for customers); prompt=login makes the tenant show that page even to a signed-in customer.
+PROMPT_SIGN_IN_PAGE = "login"
+
+
+@bp.get("/password-reset")
+def password_reset() -> Response:
+    after = safe_return_path(request.args.get("next"))
+    return redirect(sign_in_session().start_sign_in(after=after, prompt=PROMPT_SIGN_IN_PAGE))
+
+
 def redirect_callback() -> Response:
     """The redirect URI: redeem the code, validate the ID token, then (only then) update the session."""
     try:

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from ciam_core.customer_profile import LABELS, Changes, changes_between, language_name, refused_fields_message
 
+from ..claims import custom_attributes
 from ..graph import (
     GraphBadRequest,
     GraphClaimsChallenge,
@@ -59,11 +60,31 @@ def _reauthorize(after: str, claims_challenge: str | None) -> Response:
     )
 
 
+# The tenant's answers that mean the customer's sign-in itself has ended, not that one more step is
+# needed (entra-notes §13): AADSTS50173, the grant was revoked (TokensValidFrom, e.g. after a password
+# reset), and 50133/50132, the session is invalid after a password change.
+SIGN_IN_ENDED_CODES = frozenset({50173, 50133, 50132})
+
+
+def _sign_in_again_page(come_back_to: str) -> tuple[str, int]:
+    page = render_template(
+        "error.html",
+        title="Please sign in again",
+        message="Your sign-in has ended, for example because your password was changed. Sign in again to continue.",
+        retry_here=url_for("auth.sign_in", next=come_back_to),
+        retry_label="Sign in again",
+    )
+    return page, 200
+
+
 def _load_profile(come_back_to: str) -> Profile | RenderResult:
     """Graph's /me, or the response that deals with not getting it (re-authentication or an error page)."""
     try:
         return services().graph.get_me(_graph_token())
     except InteractionRequired as exc:
+        if SIGN_IN_ENDED_CODES & set(exc.error_codes):
+            log.info("sign-in ended at the tenant", extra={"tenant_error": list(exc.error_codes)})
+            return _sign_in_again_page(come_back_to)
         return _reauthorize(come_back_to, exc.claims_challenge)
     except GraphClaimsChallenge as exc:
         return _reauthorize(come_back_to, exc.claims)
@@ -82,8 +103,13 @@ def view() -> RenderResult:
     profile = _load_profile(url_for("profile.view"))
     if not isinstance(profile, Profile):
         return profile
+    user = sign_in_session().user()
     return render_template(
-        "profile.html", profile=profile, email=_sign_in_email() or profile["mail"], language_name=language_name
+        "profile.html",
+        profile=profile,
+        email=_sign_in_email() or profile["mail"],
+        language_name=language_name,
+        custom_attributes=custom_attributes(user.claims if user else {}),
     )
 
 
