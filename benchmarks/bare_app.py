@@ -51,6 +51,7 @@ def create_bare_app() -> Flask:
         "auth.sign_in",
         "auth.sign_up",
         "auth.sign_out",
+        "auth.password_reset",  # profile.html's "reset it" link (h15-userflows)
     ):
         app.add_url_rule(f"/_/{endpoint}", endpoint=endpoint, view_func=_nothing)
     app.jinja_env.globals.update(

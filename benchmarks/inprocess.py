@@ -115,7 +115,7 @@ class InProcessApp:
         self.base_url = f"http://localhost:{port}"
         self.settings = app_settings(tenant, self.base_url, instance_dir, **overrides)
         self.flask_app = create_app(self.settings)
-        self.meter = CpuMeter(self.flask_app.wsgi_app, [self.settings.redirect_path, "/profile", "/claims"])
+        self.meter = CpuMeter(self.flask_app.wsgi_app, [self.settings.redirect_path, "/profile", "/claims", "/"])
         self.flask_app.wsgi_app = self.meter  # type: ignore[method-assign]
         self.server = ServerThread(make_server("127.0.0.1", port, self.flask_app, threaded=threaded))
         self.url = AppUrl(self.base_url)

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import api_mode
+from . import api_mode, issue16
 from .api_mode import ApiModeResults
 from .inprocess import CallbackCpu, Distribution, RoundTrips, SessionSize
 from .load import LoadResult
@@ -37,9 +37,10 @@ LIBRARIES = (
 # Subjects in the order tables and the plot show them.
 SIGNED_IN_PROFILE = "signed-in profile"
 SIGNED_IN_CLAIMS = "signed-in claims"
+HOME = "home (anonymous)"
 BARE_HELLO = "bare Flask hello"
 BARE_PAGE = "bare Flask template page"
-SUBJECTS = (SIGNED_IN_PROFILE, SIGNED_IN_CLAIMS, BARE_PAGE, BARE_HELLO)
+SUBJECTS = (SIGNED_IN_PROFILE, SIGNED_IN_CLAIMS, HOME, BARE_PAGE, BARE_HELLO)
 
 # The targets of issue 8.
 THROUGHPUT_RATIO_TARGET = 0.8
@@ -152,6 +153,10 @@ class Results:
     load_average: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     baseline: Baseline | None = None
     api_mode: ApiModeResults | None = None
+    # Issue 16: instructions per request (callgrind), before the fixes and now; the server comparison.
+    instructions: dict[str, int] | None = None
+    instructions_before: dict[str, int] | None = None
+    servers: dict[str, Any] | None = None
 
     def keep_best(self, result: LoadResult) -> None:
         """Keep `result` unless the same cell already has a faster one."""
@@ -454,6 +459,8 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         "",
         *_table(["target", "measured", "result"], [[t, m, _met(ok)] for t, m, ok in targets(results)]),
         "",
+        *issue16.targets_section(results),
+        *issue16.instructions_section(results),
         *before_after_section(results),
         "## Throughput and latency",
         "",
@@ -587,6 +594,7 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         ]
     if results.api_mode is not None:
         lines += api_mode.markdown(results.api_mode)
+    lines += issue16.servers_section(results)
     lines += ["## Machine", "", *_table(["", ""], [[k, f"`{v}`"] for k, v in machine()]), ""]
     lines += [f"Whole run: {results.elapsed_seconds:.0f} s.", ""]
     if results.load_average is not None:
@@ -624,6 +632,9 @@ def print_summary(results: Results) -> None:
     print()
     for target, measured, ok in targets(results):
         print(f"- {target}: {measured} -> {_met(ok).strip('*')}")
+    print("\n".join(issue16.targets_section(results)))
+    print("\n".join(issue16.instructions_section(results)))
+    print("\n".join(issue16.servers_section(results)))
     if results.baseline is not None:
         print(f"\nBefore (commit {results.baseline.commit}, the old session layer) and after (this run):\n")
         print("\n".join(before_after_table(results)))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,9 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` 
 
 import redis  # noqa: E402
 
-from benchmarks import api_mode, inprocess, report  # noqa: E402
+from benchmarks import api_mode, inprocess, issue16, report, servers  # noqa: E402
 from benchmarks.load import run_wrk, wrk_path  # noqa: E402
-from benchmarks.report import BARE_HELLO, BARE_PAGE, SIGNED_IN_CLAIMS, SIGNED_IN_PROFILE, Results  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    BARE_HELLO,
+    BARE_PAGE,
+    HOME,
+    SIGNED_IN_CLAIMS,
+    SIGNED_IN_PROFILE,
+    Results,
+)
 from benchmarks.serve_subject import gunicorn_options  # noqa: E402
 from benchmarks.stack import (  # noqa: E402
     ROOT,
@@ -37,6 +46,7 @@ from benchmarks.stack import (  # noqa: E402
     session_id,
     signed_in_person,
 )
+from tests.support.person import Person  # noqa: E402
 
 CONCURRENCY_LEVELS = (1, 8, 32)
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a db of its own; only the keys this run creates are deleted
@@ -72,6 +82,9 @@ def main() -> int:
         action="store_true",
         help="measure only the profile edit in API mode next to direct mode, print it, write nothing",
     )
+    parser.add_argument("--stall-seconds", type=float, default=20.0, help="the recycle-stall run, per worker count")
+    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind counts (~4 minutes)")
+    parser.add_argument("--no-servers", action="store_true", help="skip the server comparison and stall check")
     parser.add_argument("--quick", action="store_true", help="short cells and few iterations (checks the harness)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md and the plot alone")
     parser.add_argument(
@@ -84,6 +97,8 @@ def main() -> int:
         args.seconds, args.warmup, args.users, args.rounds = 1.0, 1.0, 3, 1
         args.callback_iterations = args.page_iterations = 20
         args.api_mode_saves = 5
+        args.stall_seconds = 5.0
+        args.no_instructions = True
     if args.only_api_mode:
         return only_api_mode(args)
     wrk_path()  # fail early, before anything is started
@@ -98,6 +113,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ciam-bench-") as work:
         results = measure(Path(work), args)
     results.baseline = baseline
+    results.instructions_before = issue16.load_instructions_before()
     results.elapsed_seconds = time.monotonic() - started
     results.load_average = (load_before, os.getloadavg())
 
@@ -159,6 +175,27 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
         results.api_mode = edit_modes(tenant, (direct_port, api_mode_port), work, args)
     finally:
         emulator.stop()
+    if not args.no_servers:
+        print("The same app on gunicorn gthread, gunicorn sync and granian; the recycle stall...", flush=True)
+        (work / "servers").mkdir()
+        results.servers = servers.measure(
+            work / "servers",
+            argparse.Namespace(
+                seconds=args.seconds,
+                warmup=args.warmup,
+                rounds=args.rounds,
+                users=min(args.users, 8),
+                stall_seconds=args.stall_seconds,
+                stall_only=False,
+            ),
+        )
+    if not args.no_instructions:
+        print("Instructions per request under callgrind (about 4 minutes)...", flush=True)
+        counts = work / "instructions.json"
+        subprocess.run(  # noqa: S603 - our own script, with this interpreter
+            [sys.executable, str(ROOT / "benchmarks" / "instructions.py"), "--json", str(counts)], check=True
+        )
+        results.instructions = json.loads(counts.read_text())
     return results
 
 
@@ -190,6 +227,7 @@ def throughput(
         subjects = [
             (SIGNED_IN_PROFILE, served, "/profile", cookies),
             (SIGNED_IN_CLAIMS, served, "/claims", cookies),
+            (HOME, served, "/", []),
             (BARE_PAGE, bare, "/page", []),
             (BARE_HELLO, bare, "/hello", []),
         ]
@@ -241,6 +279,8 @@ def in_process(
         person, _ = signed_in_person(tenant, app.base_url, new_customer(tenant, "pages"))
         for path, name in (("/profile", SIGNED_IN_PROFILE), ("/claims", SIGNED_IN_CLAIMS)):
             results.page_cpu[name] = inprocess.page_cpu(app, person, path, args.page_iterations)
+        anonymous = Person(tenant.ca_bundle)
+        results.page_cpu[HOME] = inprocess.page_cpu(app, anonymous, "/", args.page_iterations)
         results.page_cpu[BARE_PAGE] = inprocess.bare_page_cpu(bare_inproc_port, args.page_iterations)
         users = [new_customer(tenant, f"size{i}") for i in range(5)]
         results.sessions.append(inprocess.session_sizes(app, tenant, users, "embedded (SQLite)"))

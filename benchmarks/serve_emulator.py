@@ -5,8 +5,9 @@ Usage: serve_emulator.py INSTANCE_DIR BASE_URL {gunicorn|werkzeug}. Runs until S
 `werkzeug` is the emulator's own server (`ciam_emulator.server.make_server`). Werkzeug's server
 answers every request with `Connection: close`, so each call the app makes to the tenant or Graph
 pays a new TCP connection and TLS handshake on the app's side, which Entra and Graph (keep-alive)
-do not make it pay. `gunicorn` (the default for `make bench`) serves the same emulator app with
-keep-alive: one worker, so the emulator's in-memory counters and state stay in one process.
+do not make it pay. `gunicorn` (the default for `make bench`, and what `ciam-emulator serve` and so
+`make run` use) serves the same emulator app with keep-alive: one worker, so the emulator's
+in-memory counters and state stay in one process.
 """
 
 from __future__ import annotations
@@ -18,26 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ciam_emulator
-from ciam_emulator.server import make_server
+from ciam_emulator.server import make_server, serve_keeping_connections
 from ciam_emulator.tls import TlsFiles, ensure_tls
-from ciam_webapp.gunicorn_app import GunicornServer
-
-
-def serve_with_gunicorn(app: Any, host: str, port: int, tls: TlsFiles) -> None:
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": 1,  # one process: the counters and faults live in its memory
-        "worker_class": "gthread",
-        "threads": 16,
-        "keepalive": 30,
-        "timeout": 60,
-        "certfile": str(tls.server_cert),
-        "keyfile": str(tls.server_key),
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-    }
-    GunicornServer(lambda: app, options).run()
 
 
 def serve_with_werkzeug(app: Any, host: str, port: int, tls: TlsFiles) -> None:
@@ -58,7 +41,7 @@ def main() -> None:
     app = ciam_emulator.create_app(
         ciam_emulator.EmulatorSettings(instance_dir=instance_dir, base_url=base_url, test_controls=True)
     )
-    serve = {"gunicorn": serve_with_gunicorn, "werkzeug": serve_with_werkzeug}[server]
+    serve = {"gunicorn": serve_keeping_connections, "werkzeug": serve_with_werkzeug}[server]
     serve(app, parts.hostname or "127.0.0.1", parts.port or 443, ensure_tls(instance_dir))
 
 

@@ -201,14 +201,16 @@ def app_settings(tenant: Tenant, app_base_url: str, instance_dir: Path, **overri
 class GunicornSubject:
     """One subject served by the app's own `serve_with_gunicorn`, so every subject gets the same options."""
 
-    def __init__(self, kind: str, port: int, settings_values: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, kind: str, port: int, settings_values: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.kind = kind
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         env = {key: value for key, value in os.environ.items() if key not in settings_values}
         env.update(settings_values)
         self.child = ChildProcess(
-            [sys.executable, str(BENCH_DIR / "serve_subject.py"), kind, f"127.0.0.1:{port}"],
+            [sys.executable, str(BENCH_DIR / "serve_subject.py"), kind, f"127.0.0.1:{port}", *extra_args],
             log_path=log_path,
             env=env,
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ciam_emulator.app import create_app
 from ciam_emulator.seed import read_env_keys, seed, write_api_env_file, write_env_file
-from ciam_emulator.server import make_server
+from ciam_emulator.server import make_server, serve_keeping_connections
 from ciam_emulator.settings import EmulatorSettings
 from ciam_emulator.tls import ensure_tls
 
@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default=DEFAULT_HOST)
     serve_cmd.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve_cmd.add_argument("--base-url", default=None, help="public URL if not https://HOST:PORT")
+    serve_cmd.add_argument(
+        "--server",
+        choices=("gunicorn", "werkzeug"),
+        default="gunicorn",
+        help="gunicorn keeps connections alive as Entra does (default); werkzeug closes each one",
+    )
     return parser
 
 
@@ -83,11 +89,14 @@ def _serve(args: argparse.Namespace) -> int:
     base_url = args.base_url or f"https://{args.host}:{args.port}"
     tls = ensure_tls(args.instance_dir, _tls_hosts(args.host))
     app = create_app(EmulatorSettings(instance_dir=args.instance_dir, base_url=base_url))
-    server = make_server(app, args.host, args.port, tls)
     print(f"CIAM emulator on {base_url}/ (CA certificate: {tls.ca_cert})")
     print(f"Outbox       {base_url}/_emulator/outbox")
     print("Press Ctrl-C to stop.")
     sys.stdout.flush()
+    if args.server == "gunicorn":
+        serve_keeping_connections(app, args.host, args.port, tls)  # gunicorn exits 0 on SIGTERM or Ctrl-C
+        return 0
+    server = make_server(app, args.host, args.port, tls)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.serve_forever()

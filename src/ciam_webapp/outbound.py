@@ -2,8 +2,16 @@
 
 Two guarantees live here so no caller can forget them:
 - every request has a timeout (MSAL, discovery, JWKS and Graph all go through this session);
-- a configured CA bundle is passed per request, because `requests` lets REQUESTS_CA_BUNDLE /
-  CURL_CA_BUNDLE in the environment override `Session.verify` but never an explicit `verify=`.
+- every HTTPS connection is verified against one TLS context, built once with the trusted CAs
+  (CA_BUNDLE, else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE as `requests` reads them, else certifi's
+  bundle, `requests`' default); nothing in the environment can swap it afterwards.
+
+What a call costs is kept to the HTTP work itself. Left to its defaults, `requests` re-reads the
+whole environment for proxy settings and ~/.netrc on every call (`trust_env`), and a per-call
+`verify=<path>` makes every new connection load the CA file again; that was most of the 2-3.5 ms
+of CPU a kept-alive call took (benchmarks/profiling-notes.md). So the environment is read once,
+here: without proxy variables `trust_env` is off; with them it stays on, so NO_PROXY and the
+proxies keep working exactly as `requests` applies them.
 The retry policy is per use: the tenant session retries idempotent GETs (discovery, JWKS) on
 connection errors and 502/503/504 but never a POST (a code redemption must not be replayed blindly);
 the Graph session also retries 429/503 on GET and PATCH, honouring Retry-After up to a bound.
@@ -21,14 +29,19 @@ call fails at once with
 from __future__ import annotations
 
 import logging
+import os
+import ssl
 import threading
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.retry import Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +82,49 @@ class Bulkhead:
         self._slots.release()
 
 
+def trusted_ca_file(ca_bundle: str | None) -> str:
+    """The CA file to trust: CA_BUNDLE, else what `requests` would take from the environment, else its default."""
+    return (
+        ca_bundle
+        or os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or DEFAULT_CA_BUNDLE_PATH
+    )
+
+
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """urllib3's own defaults (TLS 1.2+, certificate and host name required), with `ca_file` loaded once."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+class OneContextAdapter(HTTPAdapter):
+    """Verifies every HTTPS connection, direct or through a proxy, with one prepared TLS context.
+
+    `requests` would otherwise name a CA file on each pool (`cert_verify`), and urllib3 loads a named
+    file into a new context for every new connection."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self.tls = context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block=block, ssl_context=self.tls, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs.setdefault("ssl_context", self.tls)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        if verify is True and not cert and url.lower().startswith("https"):
+            conn.cert_reqs = "CERT_REQUIRED"  # against self.tls: no file to name
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+            return
+        super().cert_verify(conn, url, verify, cert)  # a caller's explicit verify=False or path
+
+
 class OutboundSession(requests.Session):
     def __init__(
         self,
@@ -83,16 +139,27 @@ class OutboundSession(requests.Session):
         self.ca_bundle = ca_bundle
         # Each call needs a slot in every one of them (e.g. this destination's, and the process's).
         self.bulkheads = tuple(bulkheads)
-        adapter = HTTPAdapter(max_retries=retry or tenant_retry(), pool_connections=4, pool_maxsize=32)
+        self.tls = tls_context(trusted_ca_file(ca_bundle))
+        adapter = OneContextAdapter(
+            self.tls, max_retries=retry or tenant_retry(), pool_connections=4, pool_maxsize=32
+        )
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self.headers["User-Agent"] = "ciam-webapp"
+        # Proxy variables are read now; without any, nothing else in the environment is wanted per call.
+        self.trust_env = bool(urllib.request.getproxies_environment())
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            settings["verify"] = True  # self.tls decides; REQUESTS_CA_BUNDLE was read once, at start
+        return settings
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
-        if self.ca_bundle and kwargs.get("verify") in (None, True):
-            kwargs["verify"] = self.ca_bundle
         # Counted for the whole call, urllib3's retries and their back-off included.
         entered: list[Bulkhead] = []
         try:

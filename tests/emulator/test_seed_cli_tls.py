@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -112,6 +113,65 @@ def test_cli_seed_writes_env_file(tmp_path: Path, capsys) -> None:
     assert main(args) == 0  # keeps the secret it already wrote
     assert env.read_text() == first
     assert "demo@contoso.example" in capsys.readouterr().out
+
+
+def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int, Path]:
+    instance = tmp_path / "i"
+    assert main(["seed", "--instance-dir", str(instance), "--env-file", str(tmp_path / ".env")]) == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ciam_emulator.cli", "serve", "--instance-dir", str(instance), "--port", str(port)]
+        + list(extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return process, port, instance
+
+
+def _wait_for(http: requests.Session, url: str) -> requests.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return http.get(url, timeout=2)
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, "emulator did not start"
+            time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=5)
+    return output
+
+
+def test_cli_serve_keeps_connections_alive_as_entra_does(tmp_path: Path, caplog) -> None:
+    """`make run` serves the emulator this way: the app's calls reuse one TLS connection."""
+    process, port, instance = _serve(tmp_path)
+    try:
+        http = trusted_session(instance / "tls" / "ca.pem")
+        url = f"https://127.0.0.1:{port}/_emulator/outbox.json"
+        first = _wait_for(http, url)
+        assert first.status_code == 200 and first.headers.get("Connection", "").lower() != "close"
+        http.close()  # forget the connections the start-up polling may have left
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+            answers = [http.get(url, timeout=2) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5
+        opened = [r for r in caplog.records if r.getMessage().startswith("Starting new HTTPS connection")]
+        assert len(opened) == 1, f"{len(opened)} TLS connections for 5 requests"
+        http.close()
+    finally:
+        output = _stop(process)
+    assert process.returncode == 0 and "Traceback" not in output
 
 
 def test_cli_serve_runs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ reading of a gunicorn master and its workers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from pathlib import Path
@@ -261,3 +262,40 @@ def test_the_report_shows_the_edit_in_api_mode_next_to_direct_mode():
         f"| {API} | {NEXT_SAVE} | 0 (0 / 0 / 0) | 0 | 1 / 1 | 1 | 100.0 |",
     ]
     assert f"| {API} | 5 | 124.6 | 203.0 | 132.6 |" in rows
+
+
+# -- issue 16: its targets, instruction counts and the server comparison --------------------------
+
+
+def test_issue16_targets_say_met_or_by_how_much_not(tmp_path):
+    results = _run(None)
+    results.load += [_load(report.HOME, c, 900, 0.25) for c in (1, 8, 32)]
+    results.servers = {
+        "cells": [
+            {"server": "granian", "page": "home", "concurrency": 8, **vars(_load("granian home", 8, 1500, 0.8))}
+        ],
+        "stall": {
+            "2": {"p50_ms": 10.0, "p99_ms": 25.0, "p99_over_p50": 2.5, "requests": 9000, "recycles": 4},
+            "1": {"p50_ms": 10.0, "p99_ms": 90.0, "p99_over_p50": 9.0, "requests": 5000, "recycles": 2},
+        },
+    }
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in report.issue16.targets_section(results)}
+    assert "**met**" in rows["home (anonymous): app CPU ≤ 0.3 ms per request"]
+    assert "**not met**: 0.75 ms over" in rows["signed-in claims: app CPU ≤ 0.5 ms per request"]
+    refusing = dataclasses.replace(results.load_for(SIGNED_IN_PROFILE, 8), non200=117)
+    results.load[results.load.index(results.load_for(SIGNED_IN_PROFILE, 8))] = refusing
+    [profile] = [line for line in report.issue16.targets_section(results) if line.startswith("| signed-in profile")]
+    assert "at 8" not in profile.split("left out")[0] and "117 non-200 at 8" in profile
+    stall = [line for line in rows.values() if "no stall from recycling" in line]
+    assert len(stall) == 2 and "**met**" in stall[0] and "**not met**" in stall[1]
+    assert any("granian | home | 8 | 1,500" in line for line in report.issue16.servers_section(results))
+
+
+def test_instruction_counts_are_set_against_the_committed_before_figures():
+    before = report.issue16.load_instructions_before()
+    assert before is not None and {"outbound", "claims", "callback"} <= set(before)
+    results = _run(None)
+    results.instructions_before = before
+    results.instructions = {"outbound": before["outbound"] // 2}
+    [row] = [line for line in report.issue16.instructions_section(results) if line.startswith("| `outbound`")]
+    assert row.endswith("| -50% |")

@@ -241,6 +241,32 @@ def test_a_session_past_its_lifetime_ends_when_next_read(session, idp, clock, re
     assert record == {}
 
 
+def test_the_signed_in_user_is_read_from_the_record_once_per_request(record, browser, idp, clock, session):
+    """A page asks three times (the sign-in check, the view, the page header); one read is enough
+    (issue 16). Each request builds its own SignInSession."""
+    sign_in(session, idp)
+
+    class CountingRecord(dict):
+        reads = 0
+
+        def get(self, key, default=None):  # type: ignore[no-untyped-def]
+            CountingRecord.reads += 1
+            return super().get(key, default)
+
+    next_request = SignInSession(
+        CountingRecord(record),
+        browser,
+        entra=idp,
+        redirect_uri="https://app.example/auth/redirect",
+        token_cache_codec=TokenCacheCodec((), secret_key="k" * 40),
+        policy=session.policy,
+        clock=clock,
+    )
+    users = [next_request.user() for _ in range(3)]
+    assert users[0] is users[1] is users[2] and users[0].oid == "alice"
+    assert CountingRecord.reads <= 4, "user, signed_in_at, display_name and account, once"
+
+
 def test_a_profile_save_shows_the_new_name_at_once(session, idp):
     sign_in(session, idp)
     session.profile_saved("Ada")

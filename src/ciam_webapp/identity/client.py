@@ -12,6 +12,8 @@ The same facade serves a generic OpenID Provider (`oidc_issuer`): MSAL is then b
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,12 @@ TRANSPORT_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError)
 # We use response_mode=query on purpose (the README's security notes explain why). The filter is
 # installed once at import: warnings.catch_warnings() per call is not thread-safe.
 warnings.filterwarnings("ignore", message=r"response_mode='form_post' is recommended", category=UserWarning)
+# MSAL looks for the optional msal_extensions package each time an application object is built (one
+# per request here, around the user's cache); a failed import is not remembered, so each look walks
+# sys.path again (~80 µs). When it is not installed, a None entry makes every later look fail at
+# once, as Python's import system documents for None in sys.modules; MSAL carries on as it would.
+if importlib.util.find_spec("msal_extensions") is None:
+    sys.modules.setdefault("msal_extensions", None)  # type: ignore[arg-type]
 # Declaring CAE capability lets resources (Graph) send claims challenges, which we honour. Only for
 # Entra: `xms_cc` means nothing to other providers, and without Graph there is no challenge to honour.
 CLIENT_CAPABILITIES = ["cp1"]

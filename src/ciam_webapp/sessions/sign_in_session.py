@@ -227,11 +227,23 @@ class SignInSession:
         self._codec = token_cache_codec
         self.policy = policy
         self._clock = clock
+        # user() once per request: a page asks three times (the sign-in check, the view, the page
+        # header). Whatever changes who is signed in here forgets it (_forget_user).
+        self._user: tuple[SignedInUser | None] | None = None
 
     # -- the signed-in user ---------------------------------------------------------------------------
 
     def user(self) -> SignedInUser | None:
-        """The signed-in customer, or None. A session past its absolute lifetime ends here."""
+        """The signed-in customer, or None. A session past its absolute lifetime ends here. Read
+        once per SignInSession (one per request)."""
+        if self._user is None:
+            self._user = (self._read_user(),)
+        return self._user[0]
+
+    def _forget_user(self) -> None:
+        self._user = None
+
+    def _read_user(self) -> SignedInUser | None:
         claims = self._record.get(USER)
         if not claims:
             return None
@@ -245,6 +257,7 @@ class SignInSession:
         """End the session at once; returns its claims (for the tenant's logout hint)."""
         claims = self._record.get(USER)
         self._record.clear()
+        self._forget_user()
         for key in [k for k in self._browser if k.startswith(PENDING_PREFIX)]:
             del self._browser[key]
         return claims
@@ -356,6 +369,7 @@ class SignInSession:
         """A new server-side session under a new id, with a new CSRF token: a planted or stolen
         pre-sign-in id, and any CSRF token seen before, are worthless."""
         self._record.clear()  # deletes the stored session this browser had, if any
+        self._forget_user()
         now = self._clock()
         self._record[USER] = signed_in.claims
         self._record[ACCOUNT] = signed_in.home_account_id
@@ -371,6 +385,7 @@ class SignInSession:
             merged = merge_caches(kept, cache)
         self._record[TOKEN_CACHE] = self._codec.seal(merged)
         self._record[USER] = signed_in.claims  # the newest validated ID token
+        self._forget_user()
 
     def _stepped_up(
         self, pending: PendingAuthorization, signed_in: SignedIn, cache: msal.SerializableTokenCache
@@ -510,6 +525,7 @@ class SignInSession:
         """Show the new name in the header and on the home page at once, not after the next sign-in."""
         if display_name:
             self._record[DISPLAY_NAME] = display_name
+            self._forget_user()
 
     # -- one-shot notices ---------------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ must not lock every customer out of signing in.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
@@ -58,6 +59,8 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         # resolve limits for every request: about 35 µs of a 1 ms page view (benchmarks/profiling-notes.md).
         return request.endpoint not in LIMITED_ENDPOINTS
 
+    _only_for_sign_in_starts(app, limiter)
+
     @app.errorhandler(RateLimitExceeded)
     def too_many_sign_ins(exc: RateLimitExceeded) -> tuple[str, int]:
         log.warning("sign-in starts rate-limited for a client", extra={"limit": str(exc.limit.limit)})
@@ -72,3 +75,35 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         )
 
     return limiter
+
+
+def _only_for_sign_in_starts(app: Flask, limiter: Limiter) -> None:
+    """Flask-Limiter's request hooks run for the sign-in starts only.
+
+    The limits live on those two views (the decorator checks them when the view is called), so the
+    global before_request check has nothing to do anywhere (there are no default or application
+    limits), and its after_request (the X-RateLimit-* and Retry-After headers) and teardown (its
+    per-request context) matter only where a limit was checked. Left global, they cost every page
+    about 8% of its CPU (the home page; benchmarks/profiling-notes.md)."""
+    check = limiter._check_request_limit  # the bound method Limiter.init_app registered
+    app.before_request_funcs[None] = [f for f in app.before_request_funcs.get(None, []) if f != check]
+
+    def for_sign_in_starts(hook_list: list[Any]) -> None:
+        for index, hook in enumerate(hook_list):
+            registered_by_limiter = getattr(hook, "__self__", None) is limiter or (  # a bound method
+                getattr(hook, "args", ()) == (limiter,)  # functools.partial(Limiter.method, limiter)
+            )
+            if registered_by_limiter:
+                hook_list[index] = _when_limited(hook)
+
+    for_sign_in_starts(app.after_request_funcs.setdefault(None, []))
+    for_sign_in_starts(app.teardown_request_funcs.setdefault(None, []))
+
+
+def _when_limited(hook: Any) -> Any:
+    def hook_for_sign_in_starts(arg: Any) -> Any:
+        if request.endpoint in LIMITED_ENDPOINTS:
+            return hook(arg)
+        return arg if isinstance(arg, Response) else None
+
+    return hook_for_sign_in_starts
