@@ -21,7 +21,8 @@ calls are in flight at once, for the process (tenant and Graph together) and for
 A hanging tenant would otherwise hold every thread of a gunicorn worker, so that /healthz and static
 files wait behind it and the platform replaces a healthy instance; and with one bound only, a
 hanging tenant would take every slot and Graph pages would fail too. When a bound is reached a
-call fails at once with
+call waits a moment for a slot while the calls in flight are young (a burst against a healthy
+destination), and fails at once when one of them has hung for half a second, with
 `OutboundCallsExhausted`, a `requests.ConnectionError`, which every caller already turns into the
 503 page ("try again in a moment"), exactly as for an unreachable tenant.
 """
@@ -32,6 +33,7 @@ import logging
 import os
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
@@ -54,18 +56,30 @@ class OutboundCallsExhausted(requests.ConnectionError):
 
 
 class Bulkhead:
-    """At most `limit` outbound calls in flight through it; one more is refused, never queued (a
-    queued call would hold its thread just as a hanging one does)."""
+    """At most `limit` outbound calls in flight through it.
 
-    def __init__(self, limit: int, name: str) -> None:
+    One more call waits for a slot, at most `max_wait` seconds, only while the calls in flight are
+    young (none older than `slow_after`): a healthy tenant or Graph answers in tens of milliseconds,
+    so a burst of page views (more calls than slots) queues for a moment instead of showing the 503
+    page. Once a call in flight has taken longer than that, the destination is hanging: the extra call
+    is refused at once, because a queued call would hold its thread as a hanging one does, and
+    /healthz and static files would wait behind it."""
+
+    def __init__(self, limit: int, name: str, *, max_wait: float = 0.2, slow_after: float = 0.5) -> None:
         if limit < 1:
             raise ValueError("a bulkhead needs room for at least one call")
         self.limit = limit
         self.name = name
+        self.max_wait = max_wait
+        self.slow_after = slow_after
         self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._started: dict[int, float] = {}  # thread id -> when its call took the slot
 
     def enter(self, method: str, url: str) -> None:
-        if not self._slots.acquire(blocking=False):
+        if not self._slots.acquire(blocking=False) and not (
+            self._in_flight_are_young() and self._slots.acquire(timeout=self.max_wait)
+        ):
             parts = urlsplit(url)  # host and path only: a query string may carry a code or hint
             log.warning(
                 "outbound call refused: %d %s calls already in flight (its limit); %s %s://%s%s",
@@ -77,9 +91,18 @@ class Bulkhead:
                 parts.path,
             )
             raise OutboundCallsExhausted(f"{self.limit} {self.name} calls already in flight")
+        with self._lock:
+            self._started[threading.get_ident()] = time.monotonic()
 
     def leave(self) -> None:
+        with self._lock:
+            self._started.pop(threading.get_ident(), None)
         self._slots.release()
+
+    def _in_flight_are_young(self) -> bool:
+        with self._lock:
+            oldest = min(self._started.values(), default=None)
+        return oldest is None or time.monotonic() - oldest < self.slow_after
 
 
 def trusted_ca_file(ca_bundle: str | None) -> str:

@@ -57,7 +57,7 @@ def held() -> Iterator[HeldServer]:
     server.close()
 
 
-def test_a_call_beyond_the_bound_fails_at_once_and_the_slot_comes_back(held, caplog):
+def test_a_call_beyond_the_bound_fails_after_a_short_wait_and_the_slot_comes_back(held, caplog):
     session = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(2, "test"),))
     with ThreadPoolExecutor(2) as pool:
         in_flight = [pool.submit(session.get, f"{held.url}/slow") for _ in range(2)]
@@ -72,6 +72,45 @@ def test_a_call_beyond_the_bound_fails_at_once_and_the_slot_comes_back(held, cap
     [line] = [r.getMessage() for r in caplog.records if "outbound call refused" in r.getMessage()]
     assert f"GET {held.url}/third" in line and "secret-code" not in line
 
+
+def test_a_burst_beyond_the_bound_waits_for_a_healthy_call_instead_of_failing(held):
+    """More page views at once than slots, against a destination that answers quickly: the extra call
+    takes the slot a finished call gives back (a healthy instance under a burst shows no 503 page)."""
+    session = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(1, "test"),))
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(session.get, f"{held.url}/first")
+        assert held.arrived.acquire(timeout=5)
+        second = pool.submit(session.get, f"{held.url}/second")
+        time.sleep(0.05)  # the second call is now waiting for the slot
+        held.release.set()  # the first call answers well within the bulkhead's wait
+        assert first.result(timeout=5).status_code == 200
+        assert second.result(timeout=5).status_code == 200
+
+
+def test_the_wait_for_a_slot_is_bounded(held):
+    session = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(1, "test", max_wait=0.2),))
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(session.get, f"{held.url}/hanging")
+        assert held.arrived.acquire(timeout=5)
+        started = time.monotonic()
+        with pytest.raises(OutboundCallsExhausted):
+            session.get(f"{held.url}/refused")
+        assert 0.15 <= time.monotonic() - started < 1.0
+        held.release.set()
+        assert in_flight.result(timeout=5).status_code == 200
+
+def test_behind_a_call_that_hangs_the_extra_call_is_refused_at_once(held):
+    session = OutboundSession(timeout=(1.0, 5.0), bulkheads=(Bulkhead(1, "test", max_wait=0.5, slow_after=0.3),))
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(session.get, f"{held.url}/hanging")
+        assert held.arrived.acquire(timeout=5)
+        time.sleep(0.4)  # the call in flight is now older than slow_after: the destination hangs
+        started = time.monotonic()
+        with pytest.raises(OutboundCallsExhausted):
+            session.get(f"{held.url}/refused")
+        assert time.monotonic() - started < 0.2, "no wait for a slot behind a hanging call"
+        held.release.set()
+        assert in_flight.result(timeout=5).status_code == 200
 
 def test_a_destination_full_of_hanging_calls_leaves_room_in_the_process_for_another(held):
     every_call = Bulkhead(3, "outbound")
