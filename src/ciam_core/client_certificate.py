@@ -1,9 +1,9 @@
 """A certificate credential (a PEM file with the private key and its certificate), read and checked once.
 
-For the mfa-app API (API_CLIENT_CERTIFICATE_PATH); the same checks as the web app's
-CLIENT_CERTIFICATE_PATH in `ciam_webapp/config.py`, with the variable names as parameters, so that
-problems surface at start-up, naming the variable, instead of as an AADSTS700027 at the first token
-request. MSAL signs the client assertion itself (PS256 with the SHA-256 thumbprint; entra-notes §10).
+For the web app (CLIENT_CERTIFICATE_PATH) and the mfa-app API (API_CLIENT_CERTIFICATE_PATH), with the
+variable names as parameters, so that problems surface at start-up, naming the variable, instead of as
+an AADSTS700027 at the first token request. MSAL signs the client assertion itself (PS256 with the
+SHA-256 thumbprint; entra-notes §10).
 """
 
 from __future__ import annotations

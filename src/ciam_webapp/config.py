@@ -19,32 +19,21 @@ claims page and sign-out only, since the Graph profile and the MFA-gated edit ex
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import limits
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from dotenv import dotenv_values
+
+from ciam_core.client_certificate import CertificateError, ClientCertificate, load_client_certificate
 
 PLACEHOLDER_PREFIX = "Enter_the_"
 
 
 class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the variable and the fix."""
-
-
-@dataclass(frozen=True)
-class ClientCertificate:
-    """The web app's certificate credential, read and checked once at start-up."""
-
-    private_key_pem: str = field(repr=False)
-    certificate_pem: str
-    passphrase: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -108,14 +97,8 @@ class Settings:
             if not self.client_secret:
                 raise ConfigError("set CLIENT_SECRET or CLIENT_CERTIFICATE_PATH")
             return self.client_secret
-        credential: dict[str, str] = {
-            "private_key": self.client_certificate.private_key_pem,
-            # With the certificate MSAL signs with PS256 and sends its SHA-256 thumbprint (x5t#S256).
-            "public_certificate": self.client_certificate.certificate_pem,
-        }
-        if self.client_certificate.passphrase:
-            credential["passphrase"] = self.client_certificate.passphrase
-        return credential
+        # With the certificate MSAL signs with PS256 and sends its SHA-256 thumbprint (x5t#S256).
+        return self.client_certificate.msal_credential()
 
     @property
     def uses_entra(self) -> bool:
@@ -431,7 +414,13 @@ class _Reader:
             )
         if path is None:
             return secret, None, None
-        return None, path, load_client_certificate(path, password)
+        try:
+            certificate = load_client_certificate(
+                path, password, name="CLIENT_CERTIFICATE_PATH", password_name="CLIENT_CERTIFICATE_PASSWORD"  # noqa: S106 - a variable name
+            )
+        except CertificateError as exc:
+            raise ConfigError(str(exc)) from None
+        return None, path, certificate
 
     def secret_key(self) -> str:
         value = self.required(
@@ -441,60 +430,3 @@ class _Reader:
         if len(value) < 32:
             raise ConfigError("SECRET_KEY is too short: use at least 32 random characters")
         return value
-
-
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
-
-
-def load_client_certificate(path: str, password: str | None) -> ClientCertificate:
-    """Read the PEM file named by CLIENT_CERTIFICATE_PATH and check that its key and certificate belong together.
-
-    Problems surface here, at start-up, instead of as an AADSTS700027 at the first sign-in.
-    """
-    name = "CLIENT_CERTIFICATE_PATH"
-    try:
-        text = Path(path).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{name} points to {path!r}, which cannot be read as a PEM file: {type(exc).__name__}"
-        ) from None
-    blocks = [(match.group(1), match.group(0)) for match in _PEM_BLOCK.finditer(text)]
-    key_blocks = [block for label, block in blocks if label.endswith("PRIVATE KEY")]
-    certificate_blocks = [block for label, block in blocks if label == "CERTIFICATE"]
-    if len(key_blocks) != 1 or not certificate_blocks:
-        raise ConfigError(
-            f"{name} must name a PEM file holding one private key and its certificate; {path!r} has "
-            f"{len(key_blocks)} private key(s) and {len(certificate_blocks)} certificate(s)"
-        )
-    try:
-        private_key = serialization.load_pem_private_key(
-            key_blocks[0].encode("ascii"), password.encode("utf-8") if password else None
-        )
-    except TypeError:
-        # cryptography: a password for a plain key, or none for an encrypted one.
-        if password:
-            raise ConfigError(
-                f"the private key in {name} is not encrypted: unset CLIENT_CERTIFICATE_PASSWORD"
-            ) from None
-        raise ConfigError(
-            f"the private key in {name} is encrypted: set CLIENT_CERTIFICATE_PASSWORD to its password"
-        ) from None
-    except ValueError:
-        # Deliberately vague: never echo anything derived from the password.
-        raise ConfigError(
-            f"the private key in {name} cannot be read: a wrong CLIENT_CERTIFICATE_PASSWORD, or not a PEM private key"
-        ) from None
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise ConfigError(f"the private key in {name} must be an RSA key (Entra signs and checks PS256/RS256)")
-    public_numbers = private_key.public_key().public_numbers()
-    for block in certificate_blocks:
-        try:
-            certificate = x509.load_pem_x509_certificate(block.encode("ascii"))
-        except ValueError:
-            raise ConfigError(f"{name}: {path!r} holds a certificate that cannot be parsed") from None
-        public_key = certificate.public_key()
-        if isinstance(public_key, rsa.RSAPublicKey) and public_key.public_numbers() == public_numbers:
-            # Keep the key as written (MSAL decrypts it itself with the passphrase) and only the matching
-            # certificate (a chain in the same file is not needed for the thumbprint).
-            return ClientCertificate(private_key_pem=key_blocks[0], certificate_pem=block, passphrase=password)
-    raise ConfigError(f"{name}: no certificate in {path!r} matches its private key")
