@@ -34,6 +34,7 @@ from .sessions import (
     redis_client,
 )
 from .token_cache import TokenCacheCodec
+from .web.anonymous_pages import AnonymousPageCache
 
 __all__ = ["ConfigError", "Services", "Settings", "create_app"]
 
@@ -44,6 +45,12 @@ log = logging.getLogger(__name__)
 # to reload the page, never saves something typed that long ago without a fresh look.
 FORM_LIFETIME_SECONDS = 3600
 
+
+# The pages a visitor without cookies gets from memory, and for how long (web/anonymous_pages.py):
+# long enough that a burst of visitors costs one rendering, short enough that the home page follows
+# the tenant (sign-up offered or not) within seconds.
+ANONYMOUS_PAGES = ("/",)
+ANONYMOUS_PAGE_SECONDS = 5.0
 
 # Outbound calls in flight per process when nothing else says (OUTBOUND_CALL_LIMIT, or gunicorn's
 # threads - 1 under `ciam-webapp serve`): the development server starts a thread per request, so
@@ -86,6 +93,10 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
         WTF_CSRF_TIME_LIMIT=FORM_LIFETIME_SECONDS,
         WTF_CSRF_SSL_STRICT=True,  # over HTTPS a form must come with a same-origin Referer (Flask-WTF's default)
         MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    # The anonymous home page from memory (inside ProxyFix, which sets the scheme it is keyed by).
+    app.wsgi_app = AnonymousPageCache(  # type: ignore[method-assign]
+        app.wsgi_app, ANONYMOUS_PAGES, ttl=ANONYMOUS_PAGE_SECONDS, clock=time.monotonic
     )
     if settings.trusted_proxies:
         # Behind App Service / a TLS-terminating proxy: trust its X-Forwarded-* so url_for builds
