@@ -481,9 +481,9 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         "",
         f"![Throughput against concurrency]({plot_link})",
         "",
-        *issue16.callback_load_section(results),
     ]
     lines += _wrk_ceiling(results)
+    lines += issue16.callback_load_section(results)
     if results.callback is not None:
         cpu, wall = results.callback.cpu, results.callback.wall
         lines += [
