@@ -9,34 +9,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import sys
-import time
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+from ciam_core import json_logs as core_json_logs
+from ciam_core.json_logs import request_id_for
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+class JsonFormatter(core_json_logs.JsonFormatter):
+    """ciam_core's JSON lines, with the id and path of the request being served."""
+
+    def context_fields(self) -> dict[str, Any]:
         if has_request_context():
-            entry["request_id"] = g.get("request_id")
-            entry["path"] = request.path
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_") and value is not None:
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            return {"request_id": g.get("request_id"), "path": request.path}
+        return {}
 
 
 class QueryStringRedactor(logging.Filter):
@@ -121,12 +109,6 @@ def configure_logging(app: Flask, level: str) -> None:
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
         return response
-
-
-def request_id_for(incoming: str) -> str:
-    """The request's id: the caller's X-Request-Id when it is plain (letters and digits, at most
-    64), so a proxy's id carries through; otherwise a new one."""
-    return incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
 
 
 def _install_once(logger: logging.Logger, kind: type[logging.Filter]) -> None:
