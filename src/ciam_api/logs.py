@@ -27,10 +27,12 @@ class JsonFormatter(core_json_logs.JsonFormatter):
 def configure_logging(app: Flask, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    package_logger = logging.getLogger("ciam_api")
-    package_logger.handlers[:] = [handler]
-    package_logger.setLevel(level)
-    package_logger.propagate = True  # tests capture through the root logger
+    # ciam_core's lines (the signing keys, a refused outbound call) are the app's too: same handler.
+    for name in ("ciam_api", "ciam_core"):
+        package_logger = logging.getLogger(name)
+        package_logger.handlers[:] = [handler]
+        package_logger.setLevel(level)
+        package_logger.propagate = True  # tests capture through the root logger
 
     @app.before_request
     def assign_request_id() -> None:

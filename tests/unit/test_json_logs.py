@@ -61,3 +61,12 @@ def test_each_app_adds_the_request_id_and_path_inside_a_request(logs) -> None:  
     assert response.headers["X-Request-Id"] == "proxy42"
     assert lines == [{**lines[0], "request_id": "proxy42", "path": "/where", "user": "u1"}]
     assert list(lines[0]) == ["ts", "level", "logger", "message", "request_id", "path", "user"]
+
+
+@pytest.mark.parametrize("logs", [api_logs, webapp_logs], ids=["api", "webapp"])
+def test_ciam_cores_lines_go_through_the_apps_json_handler(logs) -> None:  # type: ignore[no-untyped-def]
+    # e.g. a bulkhead's refusal (ciam_core.outbound) or a key set that could not be refreshed (ciam_core.jwks)
+    logs.configure_logging(Flask(__name__), "INFO")
+    [handler] = logging.getLogger("ciam_core").handlers
+    assert isinstance(handler.formatter, logs.JsonFormatter)
+    assert logging.getLogger("ciam_core.outbound").getEffectiveLevel() == logging.INFO

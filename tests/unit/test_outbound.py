@@ -63,7 +63,7 @@ def test_a_call_beyond_the_bound_fails_after_a_short_wait_and_the_slot_comes_bac
         in_flight = [pool.submit(session.get, f"{held.url}/slow") for _ in range(2)]
         for _ in range(2):
             assert held.arrived.acquire(timeout=5)
-        with caplog.at_level(logging.WARNING, logger="ciam_webapp.outbound"):
+        with caplog.at_level(logging.WARNING, logger="ciam_core.outbound"):
             with pytest.raises(OutboundCallsExhausted):
                 session.get(f"{held.url}/third?code=secret-code")
         held.release.set()

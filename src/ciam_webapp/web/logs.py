@@ -85,10 +85,12 @@ MSAL_LOGGERS_WITH_SECRETS = ("msal.token_cache", "msal.oauth2cli.oauth2")
 def configure_logging(app: Flask, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    package_logger = logging.getLogger("ciam_webapp")
-    package_logger.handlers[:] = [handler]
-    package_logger.setLevel(level)
-    package_logger.propagate = True  # tests capture through the root logger
+    # ciam_core's lines (the signing keys, a refused outbound call) are the app's too: same handler.
+    for name in ("ciam_webapp", "ciam_core"):
+        package_logger = logging.getLogger(name)
+        package_logger.handlers[:] = [handler]
+        package_logger.setLevel(level)
+        package_logger.propagate = True  # tests capture through the root logger
     # Flask-Limiter logs a breached limit (INFO) and a counter store it could not reach (ERROR: the
     # request was let through) on its own logger, which holds only a NullHandler: without ours both
     # lines are lost.
