@@ -1,31 +1,11 @@
-"""Microsoft Graph's `/me` for the API: ciam_core's client, asked for the fields `/profile` returns. No Flask."""
+"""Microsoft Graph's `/me` for the API: ciam_core's client (`ciam_core/graph.py`, the typed errors too),
+asked for the fields `/profile` returns. No Flask."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ciam_core import graph as core_graph
-from ciam_core.graph import (
-    GraphBadRequest,
-    GraphClaimsChallenge,
-    GraphError,
-    GraphForbidden,
-    GraphUnauthorized,
-    GraphUnavailable,
-    claims_from_challenge,
-)
-
-__all__ = [
-    "PROFILE_FIELDS",
-    "GraphBadRequest",
-    "GraphClaimsChallenge",
-    "GraphClient",
-    "GraphError",
-    "GraphForbidden",
-    "GraphUnauthorized",
-    "GraphUnavailable",
-    "claims_from_challenge",
-]
 
 # What `GET /profile` returns. Without `$select` Graph omits the address fields.
 PROFILE_FIELDS = (

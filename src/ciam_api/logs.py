@@ -5,14 +5,12 @@ Only what the code passes explicitly (message and `extra=`) is written; headers 
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
 from ciam_core import json_logs as core_json_logs
-from ciam_core.json_logs import request_id_for
+from ciam_core.json_logs import log_as_json, request_id_for
 
 
 class JsonFormatter(core_json_logs.JsonFormatter):
@@ -25,14 +23,7 @@ class JsonFormatter(core_json_logs.JsonFormatter):
 
 
 def configure_logging(app: Flask, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    # ciam_core's lines (the signing keys, a refused outbound call) are the app's too: same handler.
-    for name in ("ciam_api", "ciam_core"):
-        package_logger = logging.getLogger(name)
-        package_logger.handlers[:] = [handler]
-        package_logger.setLevel(level)
-        package_logger.propagate = True  # tests capture through the root logger
+    log_as_json("ciam_api", level, JsonFormatter())
 
     @app.before_request
     def assign_request_id() -> None:

@@ -10,10 +10,11 @@ import logging
 from typing import Any
 
 from ciam_core.customer_profile import LABELS, check_changes, normalized, refused_fields_message
+from ciam_core.graph import GraphBadRequest, GraphError, GraphForbidden, GraphUnauthorized, GraphUnavailable
 
 from .access_tokens import AccessToken
 from .errors import DeploymentError, ForbiddenFields, InvalidRequest, TemporarilyUnavailable
-from .graph import GraphBadRequest, GraphClient, GraphError, GraphForbidden, GraphUnauthorized, GraphUnavailable
+from .graph import GraphClient
 from .on_behalf_of import OnBehalfOfClient
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 import time
 from typing import Any
 
@@ -38,6 +39,20 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def log_as_json(package: str, level: str, formatter: JsonFormatter) -> logging.Handler:
+    """Make one stderr handler with `formatter` the only handler of `package`'s logger and of
+    ciam_core's (the signing keys, a refused outbound call: the app's lines too), at `level`.
+    Returns the handler, for other loggers the app wants in the same stream."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    for name in (package, "ciam_core"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = True  # tests capture through the root logger
+    return handler
 
 
 def request_id_for(incoming: str) -> str:

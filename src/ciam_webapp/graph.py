@@ -10,28 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ciam_core import graph as core_graph
-from ciam_core.graph import (
-    GraphBadRequest,
-    GraphClaimsChallenge,
-    GraphError,
-    GraphForbidden,
-    GraphUnauthorized,
-    GraphUnavailable,
-    claims_from_challenge,
-)
-
-__all__ = [
-    "PROFILE_FIELDS",
-    "GraphBadRequest",
-    "GraphClaimsChallenge",
-    "GraphClient",
-    "GraphError",
-    "GraphForbidden",
-    "GraphUnauthorized",
-    "GraphUnavailable",
-    "Profile",
-    "claims_from_challenge",
-]
 
 # What the profile pages show. `GET /me` without `$select` returns only Graph's default set, which
 # lacks the address fields, so the client asks for exactly these.

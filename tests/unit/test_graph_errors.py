@@ -35,11 +35,6 @@ def envelope(code: str, message: str = "", request_id: str | None = "req-1") -> 
     return {"error": {"code": code, "message": message, "innerError": {"request-id": request_id}}}
 
 
-def test_both_apps_raise_the_same_error_types() -> None:
-    for name in ("GraphError", "GraphUnavailable", "GraphUnauthorized", "GraphClaimsChallenge", "GraphBadRequest"):
-        assert getattr(api_graph, name) is getattr(webapp_graph, name)
-
-
 def test_throttling_tells_how_long_to_wait_within_bounds() -> None:
     throttled = error_from(answer(429, envelope("TooManyRequests"), **{"Retry-After": "7200"}))
     assert isinstance(throttled, GraphUnavailable) and throttled.retry_after == 3600

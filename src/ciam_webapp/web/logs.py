@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
 from ciam_core import json_logs as core_json_logs
-from ciam_core.json_logs import request_id_for
+from ciam_core.json_logs import log_as_json, request_id_for
 
 
 class JsonFormatter(core_json_logs.JsonFormatter):
@@ -83,14 +82,7 @@ MSAL_LOGGERS_WITH_SECRETS = ("msal.token_cache", "msal.oauth2cli.oauth2")
 
 
 def configure_logging(app: Flask, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    # ciam_core's lines (the signing keys, a refused outbound call) are the app's too: same handler.
-    for name in ("ciam_webapp", "ciam_core"):
-        package_logger = logging.getLogger(name)
-        package_logger.handlers[:] = [handler]
-        package_logger.setLevel(level)
-        package_logger.propagate = True  # tests capture through the root logger
+    handler = log_as_json("ciam_webapp", level, JsonFormatter())
     # Flask-Limiter logs a breached limit (INFO) and a counter store it could not reach (ERROR: the
     # request was let through) on its own logger, which holds only a NullHandler: without ours both
     # lines are lost.
