@@ -13,13 +13,29 @@ import base64
 import binascii
 import re
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import requests
 
 _PROPERTY_IN_MESSAGE = re.compile(r"property '([A-Za-z]+)'")
 _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+# The profile's properties both apps read (the API's `GET /profile` answers them in this order).
+# Without `$select` Graph returns only its default set, which lacks the address fields.
+PROFILE_FIELDS = (
+    "id",
+    "mail",
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "preferredLanguage",
+)
 # Seconds a caller is told to wait when Graph's 429/503 named no Retry-After.
 DEFAULT_RETRY_AFTER = 5
 
@@ -85,17 +101,16 @@ class GraphClient:
         self.endpoint = endpoint.rstrip("/")
         self._http = http
 
-    def read_me(self, access_token: str, fields: Iterable[str]) -> dict[str, Any]:
-        """The signed-in user's `fields` (Graph omits the address fields unless `$select` names them)."""
-        fields = tuple(fields)
-        response = self._send("GET", "/me", access_token, params={"$select": ",".join(fields)})
+    def read_me(self, access_token: str) -> dict[str, Any]:
+        """The signed-in user's PROFILE_FIELDS (None for a property Graph does not return)."""
+        response = self._send("GET", "/me", access_token, params={"$select": ",".join(PROFILE_FIELDS)})
         try:
             body = response.json()
         except ValueError as exc:
             raise GraphUnavailable(response.status_code, "not_json", "Graph answered with no JSON") from exc
         if not isinstance(body, dict):
             raise GraphUnavailable(response.status_code, "not_object", "Graph answered with no JSON object")
-        return {name: body.get(name) for name in fields}
+        return {name: body.get(name) for name in PROFILE_FIELDS}
 
     def update_me(self, access_token: str, changes: dict[str, Any]) -> None:
         self._send("PATCH", "/me", access_token, json=changes)

@@ -1,4 +1,4 @@
-"""Microsoft Graph's `/me` for the web app: ciam_core's client, asked for what the profile pages show.
+"""Microsoft Graph's `/me` for the web app: ciam_core's client, its answer as the pages' `Profile`.
 
 Retries, typed errors and the claims challenge (`GraphClaimsChallenge`, ready to hand to MSAL as
 `claims_challenge`) are ciam_core's (`ciam_core/graph.py`).
@@ -10,25 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ciam_core import graph as core_graph
+from ciam_core.graph import PROFILE_FIELDS
 
-# What the profile pages show. `GET /me` without `$select` returns only Graph's default set, which
-# lacks the address fields, so the client asks for exactly these.
-PROFILE_FIELDS = (
-    "id",
-    "displayName",
-    "givenName",
-    "surname",
-    "mail",
-    "userPrincipalName",
-    "jobTitle",
-    "streetAddress",
-    "city",
-    "state",
-    "postalCode",
-    "country",
-    "preferredLanguage",
-)
-
+__all__ = ["PROFILE_FIELDS", "GraphClient", "Profile"]  # PROFILE_FIELDS: the benchmarks import it from here
 
 @dataclass(frozen=True)
 class Profile:
@@ -40,4 +24,4 @@ class Profile:
 
 class GraphClient(core_graph.GraphClient):
     def get_me(self, access_token: str) -> Profile:
-        return Profile(self.read_me(access_token, PROFILE_FIELDS))
+        return Profile(self.read_me(access_token))
