@@ -2,8 +2,8 @@
 of the customer, behind access tokens the API validates itself.
 
 `create_app(settings)` builds the app from one validated `Settings`; protocol code lives in
-`access_tokens.py`, `on_behalf_of.py`, `graph.py` and `profile.py` (no Flask in any of them), the
-HTTP glue in `web.py`. It imports nothing from the web app or the emulator.
+`access_tokens.py`, `on_behalf_of.py` and `profile.py` (no Flask in any of them; Graph's client is
+ciam_core's), the HTTP glue in `web.py`. It imports nothing from the web app or the emulator.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ciam_core.discovery import MetadataProvider
 from ciam_core.errors import ProviderUnavailable
+from ciam_core.graph import GraphClient
 from ciam_core.jwks import JwksCache
 
 from .access_tokens import AccessTokenValidator
 from .config import ConfigError, Settings
-from .graph import GraphClient
 from .on_behalf_of import MemoryOboCacheStore, OboCacheStore, OnBehalfOfClient, redis_store
 from .outbound import OutboundSession, graph_retry
 from .profile import ProfileService

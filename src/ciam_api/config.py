@@ -10,14 +10,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
+from ciam_core.client_certificate import ClientCertificate
+from ciam_core.environment import ConfigError, EnvironmentReader, environment_values
 
-from ciam_core.client_certificate import CertificateError, ClientCertificate, load_client_certificate
-
-PLACEHOLDER_PREFIX = "Enter_the_"
 # RFC 6749 §3.3 scope-token characters, without the space that separates scopes.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
 # Entra's authentication context ids are c1 ... c99 (authenticationContextClassReference).
@@ -25,10 +22,6 @@ _AUTH_CONTEXT_ID = re.compile(r"^c([1-9]|[1-9][0-9])$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Entra's documented default clock skew is five minutes; more would accept tokens long expired.
 MAX_TOKEN_LEEWAY = 300.0
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the variable and the fix."""
 
 
 @dataclass(frozen=True)
@@ -73,15 +66,11 @@ class Settings:
         cls, environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
     ) -> Settings:
         """Read settings; the process environment wins over the `.env` file."""
-        values: dict[str, str] = {}
-        if dotenv_path is not None and Path(dotenv_path).is_file():
-            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
-        return cls.from_mapping(values)
+        return cls.from_mapping(environment_values(environ, dotenv_path))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
-        reader = _Reader(values)
+        reader = EnvironmentReader(values)
         required_scope = reader.optional("REQUIRED_SCOPE") or cls.required_scope
         if not _SCOPE_TOKEN.match(required_scope):
             raise ConfigError(f"REQUIRED_SCOPE must be one scope name such as User.MFA, got {required_scope!r}")
@@ -116,7 +105,9 @@ class Settings:
         leeway = reader.number("TOKEN_LEEWAY", cls.token_leeway, minimum=0)
         if leeway > MAX_TOKEN_LEEWAY:
             raise ConfigError(f"TOKEN_LEEWAY must be at most {MAX_TOKEN_LEEWAY:.0f} seconds, got {leeway:g}")
-        client_secret, certificate = reader.client_credential()
+        client_secret, _, certificate = reader.client_credential(
+            "API_", holder="the API", registration="the mfa-app (API) registration"
+        )
         return cls(
             client_id=client_id.lower(),
             client_secret=client_secret,
@@ -137,92 +128,3 @@ class Settings:
             log_level=(reader.optional("LOG_LEVEL") or "INFO").upper(),
             trusted_proxies=int(reader.number("TRUSTED_PROXIES", 0, minimum=0)),
         )
-
-
-class _Reader:
-    """Reads one variable at a time and turns every problem into a ConfigError naming it."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = values
-
-    def optional(self, name: str) -> str | None:
-        value = (self._values.get(name) or "").strip()
-        if not value:
-            return None
-        if value.startswith(PLACEHOLDER_PREFIX):
-            raise ConfigError(
-                f"{name} still holds the sample's placeholder {value!r}: replace it with your value "
-                f"(in .env or the environment)"
-            )
-        return value
-
-    def required(self, name: str, what: str) -> str:
-        value = self.optional(name)
-        if value is None:
-            raise ConfigError(f"{name} is not set: set it to {what} (in .env or the environment)")
-        return value
-
-    def url(self, name: str, example: str) -> str:
-        return self._checked_url(name, self.required(name, f"an absolute URL, {example}"))
-
-    def optional_url(self, name: str) -> str | None:
-        value = self.optional(name)
-        return None if value is None else self._checked_url(name, value)
-
-    @staticmethod
-    def _checked_url(name: str, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
-        return value
-
-    def existing_file(self, name: str) -> str | None:
-        value = self.optional(name)
-        if value is not None and not Path(value).is_file():
-            raise ConfigError(f"{name} points to {value!r}, which is not a file: fix the path or unset it")
-        return value
-
-    def client_credential(self) -> tuple[str | None, ClientCertificate | None]:
-        """API_CLIENT_SECRET, or API_CLIENT_CERTIFICATE_PATH (+ API_CLIENT_CERTIFICATE_PASSWORD): exactly one."""
-        secret = self.optional("API_CLIENT_SECRET")
-        path = self.optional("API_CLIENT_CERTIFICATE_PATH")
-        password = self.optional("API_CLIENT_CERTIFICATE_PASSWORD")
-        if secret and path:
-            raise ConfigError(
-                "API_CLIENT_SECRET and API_CLIENT_CERTIFICATE_PATH are both set: the API authenticates with "
-                "one credential, so unset one of them"
-            )
-        if not secret and not path:
-            raise ConfigError(
-                "API_CLIENT_SECRET is not set: set it to a client secret of the mfa-app (API) registration, or "
-                "set API_CLIENT_CERTIFICATE_PATH to a PEM file with the private key and certificate of a "
-                "certificate uploaded to that registration (in .env or the environment)"
-            )
-        if password and not path:
-            raise ConfigError(
-                "API_CLIENT_CERTIFICATE_PASSWORD is set but API_CLIENT_CERTIFICATE_PATH is not: set both or neither"
-            )
-        if path is None:
-            return secret, None
-        try:
-            certificate = load_client_certificate(
-                path,
-                password,
-                name="API_CLIENT_CERTIFICATE_PATH",
-                password_name="API_CLIENT_CERTIFICATE_PASSWORD",  # noqa: S106 - a variable's name
-            )
-        except CertificateError as exc:
-            raise ConfigError(str(exc)) from None
-        return None, certificate
-
-    def number(self, name: str, default: float, *, minimum: float) -> float:
-        value = self.optional(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {value!r}") from None
-        if number < minimum:
-            raise ConfigError(f"{name} must be at least {minimum:g}, got {value!r}")
-        return number

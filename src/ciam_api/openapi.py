@@ -7,9 +7,9 @@ from typing import Any
 
 from ciam_core.customer_profile import EDITABLE_PROPERTIES, LANGUAGE_CODES
 from ciam_core.discovery import discovery_url
+from ciam_core.graph import PROFILE_FIELDS
 
 from .config import Settings
-from .graph import PROFILE_FIELDS
 
 _JSON = "application/json"
 

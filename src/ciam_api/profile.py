@@ -10,10 +10,17 @@ import logging
 from typing import Any
 
 from ciam_core.customer_profile import LABELS, check_changes, normalized, refused_fields_message
+from ciam_core.graph import (
+    GraphBadRequest,
+    GraphClient,
+    GraphError,
+    GraphForbidden,
+    GraphUnauthorized,
+    GraphUnavailable,
+)
 
 from .access_tokens import AccessToken
 from .errors import DeploymentError, ForbiddenFields, InvalidRequest, TemporarilyUnavailable
-from .graph import GraphBadRequest, GraphClient, GraphError, GraphForbidden, GraphUnauthorized, GraphUnavailable
 from .on_behalf_of import OnBehalfOfClient
 
 log = logging.getLogger(__name__)
@@ -42,7 +49,7 @@ class ProfileService:
         self._graph = graph
 
     def read(self, caller: AccessToken) -> dict[str, Any]:
-        return self._with_graph(caller, lambda token: self._graph.get_me(token))
+        return self._with_graph(caller, lambda token: self._graph.read_me(token))
 
     def update(self, caller: AccessToken, body: Any) -> Changes:
         """Apply the change; an empty one makes no call at all. Returns what was sent to Graph."""

@@ -25,15 +25,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import limits
-from dotenv import dotenv_values
 
-from ciam_core.client_certificate import CertificateError, ClientCertificate, load_client_certificate
-
-PLACEHOLDER_PREFIX = "Enter_the_"
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the variable and the fix."""
+from ciam_core.client_certificate import ClientCertificate
+from ciam_core.environment import ConfigError, EnvironmentReader, environment_values
 
 
 @dataclass(frozen=True)
@@ -140,11 +134,7 @@ class Settings:
         dotenv_path: str | os.PathLike[str] | None = ".env",
     ) -> Settings:
         """Read settings; the process environment wins over the `.env` file."""
-        values: dict[str, str] = {}
-        if dotenv_path is not None and Path(dotenv_path).is_file():
-            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
-        return cls.from_mapping(values)
+        return cls.from_mapping(environment_values(environ, dotenv_path))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -152,7 +142,7 @@ class Settings:
         generic = _generic_provider_settings(reader)
         instance_dir = reader.optional("INSTANCE_DIR") or str(Path.cwd() / "instance")
         client_id = reader.required("CLIENT_ID", "the Application (client) ID of the web app registration")
-        client_secret, certificate_path, certificate = reader.client_credential()
+        client_secret, certificate_path, certificate = reader.web_app_credential()
         profile_api_url = _profile_api_url(reader)
         settings = cls(
             client_id=client_id,
@@ -314,69 +304,8 @@ def _generic_provider_settings(reader: _Reader) -> dict[str, object]:
     return {"oidc_issuer": issuer, "oidc_scopes": scope_list}
 
 
-class _Reader:
-    """Reads one variable at a time and turns every problem into a ConfigError naming it."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = values
-
-    def optional(self, name: str) -> str | None:
-        value = (self._values.get(name) or "").strip()
-        if not value:
-            return None
-        if value.startswith(PLACEHOLDER_PREFIX):
-            raise ConfigError(
-                f"{name} still holds the sample's placeholder {value!r}: replace it with your value "
-                f"(in .env or the environment)"
-            )
-        return value
-
-    def required(self, name: str, what: str) -> str:
-        value = self.optional(name)
-        if value is None:
-            raise ConfigError(f"{name} is not set: set it to {what} (in .env or the environment)")
-        return value
-
-    def url(self, name: str, example: str) -> str:
-        value = self.required(name, f"an absolute URL, {example}")
-        return self._checked_url(name, value)
-
-    def optional_url(self, name: str) -> str | None:
-        value = self.optional(name)
-        return None if value is None else self._checked_url(name, value)
-
-    @staticmethod
-    def _checked_url(name: str, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
-        return value
-
-    def existing_file(self, name: str) -> str | None:
-        value = self.optional(name)
-        if value is not None and not Path(value).is_file():
-            raise ConfigError(f"{name} points to {value!r}, which is not a file: fix the path or unset it")
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float) -> float:
-        value = self.optional(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {value!r}") from None
-        if number < minimum:
-            raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
-        return number
-
-    def optional_integer(self, name: str, *, minimum: int) -> int | None:
-        value = self.optional(name)
-        if value is None:
-            return None
-        if not value.isdigit() or int(value) < minimum:
-            raise ConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
-        return int(value)
+class _Reader(EnvironmentReader):
+    """ciam_core's reader, with what only the web app reads."""
 
     def rate_limit(self, name: str, default: str) -> str:
         value = self.optional(name) or default
@@ -386,41 +315,9 @@ class _Reader:
             raise ConfigError(f"{name} must be limits such as '20 per minute;200 per hour', got {value!r}") from None
         return value
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = (self.optional(name) or default).lower()
-        if value not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def client_credential(self) -> tuple[str | None, str | None, ClientCertificate | None]:
+    def web_app_credential(self) -> tuple[str | None, str | None, ClientCertificate | None]:
         """CLIENT_SECRET, or CLIENT_CERTIFICATE_PATH (+ CLIENT_CERTIFICATE_PASSWORD): exactly one of them."""
-        secret = self.optional("CLIENT_SECRET")
-        path = self.optional("CLIENT_CERTIFICATE_PATH")
-        password = self.optional("CLIENT_CERTIFICATE_PASSWORD")
-        if secret and path:
-            raise ConfigError(
-                "CLIENT_SECRET and CLIENT_CERTIFICATE_PATH are both set: the app authenticates with one "
-                "credential, so unset one of them"
-            )
-        if not secret and not path:
-            raise ConfigError(
-                "CLIENT_SECRET is not set: set it to a client secret of the web app registration, or set "
-                "CLIENT_CERTIFICATE_PATH to a PEM file with the private key and certificate of a certificate "
-                "uploaded to that registration (in .env or the environment)"
-            )
-        if password and not path:
-            raise ConfigError(
-                "CLIENT_CERTIFICATE_PASSWORD is set but CLIENT_CERTIFICATE_PATH is not: set both or neither"
-            )
-        if path is None:
-            return secret, None, None
-        try:
-            certificate = load_client_certificate(
-                path, password, name="CLIENT_CERTIFICATE_PATH", password_name="CLIENT_CERTIFICATE_PASSWORD"  # noqa: S106 - a variable name
-            )
-        except CertificateError as exc:
-            raise ConfigError(str(exc)) from None
-        return None, path, certificate
+        return self.client_credential("", holder="the app", registration="the web app registration")
 
     def secret_key(self) -> str:
         value = self.required(

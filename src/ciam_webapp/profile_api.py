@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from .graph import claims_from_challenge
+from ciam_core.graph import claims_from_challenge
 
 PROFILE_PATH = "/profile"
 

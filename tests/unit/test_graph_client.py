@@ -1,7 +1,7 @@
 import base64
 import json
 
-from ciam_webapp.graph import claims_from_challenge
+from ciam_core.graph import claims_from_challenge
 
 
 def _challenge(claims: dict, encoder=base64.b64encode) -> str:

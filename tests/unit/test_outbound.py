@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from ciam_core.graph import GraphUnavailable
 from ciam_webapp.config import ConfigError, Settings
-from ciam_webapp.graph import GraphClient, GraphUnavailable
+from ciam_webapp.graph import GraphClient
 from ciam_webapp.gunicorn_app import WORKER_THREADS, with_outbound_call_limit
 from ciam_webapp.outbound import Bulkhead, OutboundCallsExhausted, OutboundSession
 from tests.unit.test_config import VALID
@@ -63,7 +64,7 @@ def test_a_call_beyond_the_bound_fails_after_a_short_wait_and_the_slot_comes_bac
         in_flight = [pool.submit(session.get, f"{held.url}/slow") for _ in range(2)]
         for _ in range(2):
             assert held.arrived.acquire(timeout=5)
-        with caplog.at_level(logging.WARNING, logger="ciam_webapp.outbound"):
+        with caplog.at_level(logging.WARNING, logger="ciam_core.outbound"):
             with pytest.raises(OutboundCallsExhausted):
                 session.get(f"{held.url}/third?code=secret-code")
         held.release.set()

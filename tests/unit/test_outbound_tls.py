@@ -1,6 +1,7 @@
 """The outbound session's TLS and environment handling (issue 16): one TLS context built at start-up
 verifies every connection, and a call reads nothing from the environment, while verification stays
-as strict as before (an unknown CA or another host name is refused)."""
+as strict as before (an unknown CA or another host name is refused). The web app and the API share
+the session (ciam_core.outbound): every test runs with each app's."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from ciam_api import outbound as api_outbound
 from ciam_emulator.tls import TlsFiles, ensure_tls
-from ciam_webapp.outbound import OutboundSession
+from ciam_webapp import outbound as webapp_outbound
 
 
 class KeepAliveHandler(BaseHTTPRequestHandler):
@@ -29,6 +31,12 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+@pytest.fixture(params=[webapp_outbound.OutboundSession, api_outbound.OutboundSession], ids=["webapp", "api"])
+def session_class(request):  # type: ignore[no-untyped-def]
+    """The web app's OutboundSession, then the API's."""
+    return request.param
 
 
 @dataclass
@@ -66,10 +74,10 @@ def _serve(folder: Path, address: str) -> Iterator[HttpsServer]:
         server.server_close()
 
 
-def test_a_call_reads_no_proxy_settings_or_netrc_from_the_environment(https_server, monkeypatch):
+def test_a_call_reads_no_proxy_settings_or_netrc_from_the_environment(https_server, monkeypatch, session_class):
     monkeypatch.delenv("HTTPS_PROXY", raising=False)
     monkeypatch.delenv("https_proxy", raising=False)
-    session = OutboundSession(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert))
+    session = session_class(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert))
 
     def read_per_call(*args: object, **kwargs: object) -> None:
         raise AssertionError("the environment was read for one call")
@@ -81,10 +89,10 @@ def test_a_call_reads_no_proxy_settings_or_netrc_from_the_environment(https_serv
     assert len(https_server.connections) == 1, "one kept-alive connection for all three calls"
 
 
-def test_the_ca_bundle_is_loaded_once_not_per_connection(https_server, tmp_path):
+def test_the_ca_bundle_is_loaded_once_not_per_connection(https_server, tmp_path, session_class):
     ca_copy = tmp_path / "ca-copy.pem"
     ca_copy.write_bytes(https_server.tls.ca_cert.read_bytes())
-    session = OutboundSession(timeout=5.0, ca_bundle=str(ca_copy))
+    session = session_class(timeout=5.0, ca_bundle=str(ca_copy))
     assert session.get(https_server.url + "/x").status_code == 200
     ca_copy.unlink()  # a new connection now would fail if it loaded the file again
     session.close()  # drops the pooled connection
@@ -92,43 +100,48 @@ def test_the_ca_bundle_is_loaded_once_not_per_connection(https_server, tmp_path)
     assert len(https_server.connections) == 2
 
 
-def test_a_server_from_another_ca_is_refused(https_server, tmp_path):
+def test_a_server_from_another_ca_is_refused(https_server, tmp_path, session_class):
     other_ca = ensure_tls(tmp_path / "other").ca_cert
-    session = OutboundSession(timeout=5.0, ca_bundle=str(other_ca))
+    session = session_class(timeout=5.0, ca_bundle=str(other_ca))
     with pytest.raises(requests.exceptions.SSLError):
         session.get(https_server.url + "/x")
 
 
-def test_a_certificate_for_another_host_name_is_refused(tmp_path):
+def test_a_certificate_for_another_host_name_is_refused(tmp_path, session_class):
     # 127.0.0.2 is loopback too, but the certificate names only 127.0.0.1 and localhost.
     for server in _serve(tmp_path / "b", "127.0.0.2"):
-        session = OutboundSession(timeout=5.0, ca_bundle=str(server.tls.ca_cert))
+        session = session_class(timeout=5.0, ca_bundle=str(server.tls.ca_cert))
         with pytest.raises(requests.exceptions.SSLError):
             session.get(server.url + "/x")
 
 
-def test_the_environment_cannot_swap_the_trusted_cas_after_start_up(https_server, monkeypatch, tmp_path):
-    session = OutboundSession(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert))
+def test_the_environment_cannot_swap_the_trusted_cas_after_start_up(https_server, monkeypatch, tmp_path, session_class):
+    session = session_class(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ensure_tls(tmp_path / "other").ca_cert))
     assert session.get(https_server.url + "/x").status_code == 200
 
 
-def test_without_ca_bundle_the_environments_bundle_is_trusted(https_server, monkeypatch):
+def test_without_ca_bundle_the_environments_bundle_is_trusted(https_server, monkeypatch, session_class):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(https_server.tls.ca_cert))
-    assert OutboundSession(timeout=5.0).get(https_server.url + "/x").status_code == 200
+    assert session_class(timeout=5.0).get(https_server.url + "/x").status_code == 200
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with pytest.raises(requests.exceptions.SSLError):  # certifi's bundle does not know the test CA
-        OutboundSession(timeout=5.0).get(https_server.url + "/x")
+        session_class(timeout=5.0).get(https_server.url + "/x")
 
 
-def test_with_proxy_variables_no_proxy_is_still_honoured(https_server, monkeypatch):
+def test_with_proxy_variables_no_proxy_is_still_honoured(https_server, monkeypatch, session_class):
     # A proxy that does not exist: the call only succeeds because NO_PROXY sends it direct.
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    session = OutboundSession(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert))
+    session = session_class(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert))
     assert session.trust_env
     assert session.get(https_server.url + "/x").status_code == 200
     monkeypatch.setenv("NO_PROXY", "")
     with pytest.raises(requests.exceptions.ProxyError):
-        OutboundSession(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert)).get(https_server.url + "/x")
+        session_class(timeout=5.0, ca_bundle=str(https_server.tls.ca_cert)).get(https_server.url + "/x")
+
+
+def test_each_app_names_itself_to_the_tenant_and_graph() -> None:
+    assert webapp_outbound.OutboundSession(timeout=1.0).headers["User-Agent"] == "ciam-webapp"
+    assert api_outbound.OutboundSession(timeout=1.0).headers["User-Agent"] == "ciam-api"

@@ -9,34 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
-import sys
-import time
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+from ciam_core import json_logs as core_json_logs
+from ciam_core.json_logs import log_as_json, request_id_for
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+class JsonFormatter(core_json_logs.JsonFormatter):
+    """ciam_core's JSON lines, with the id and path of the request being served."""
+
+    def context_fields(self) -> dict[str, Any]:
         if has_request_context():
-            entry["request_id"] = g.get("request_id")
-            entry["path"] = request.path
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_") and value is not None:
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            return {"request_id": g.get("request_id"), "path": request.path}
+        return {}
 
 
 class QueryStringRedactor(logging.Filter):
@@ -95,12 +82,7 @@ MSAL_LOGGERS_WITH_SECRETS = ("msal.token_cache", "msal.oauth2cli.oauth2")
 
 
 def configure_logging(app: Flask, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    package_logger = logging.getLogger("ciam_webapp")
-    package_logger.handlers[:] = [handler]
-    package_logger.setLevel(level)
-    package_logger.propagate = True  # tests capture through the root logger
+    handler = log_as_json("ciam_webapp", level, JsonFormatter())
     # Flask-Limiter logs a breached limit (INFO) and a counter store it could not reach (ERROR: the
     # request was let through) on its own logger, which holds only a NullHandler: without ours both
     # lines are lost.
@@ -121,12 +103,6 @@ def configure_logging(app: Flask, level: str) -> None:
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
         return response
-
-
-def request_id_for(incoming: str) -> str:
-    """The request's id: the caller's X-Request-Id when it is plain (letters and digits, at most
-    64), so a proxy's id carries through; otherwise a new one."""
-    return incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
 
 
 def _install_once(logger: logging.Logger, kind: type[logging.Filter]) -> None:

@@ -15,17 +15,17 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ciam_core.customer_profile import LABELS, Changes, changes_between, language_name, refused_fields_message
-
-from ..claims import custom_attributes
-from ..graph import (
+from ciam_core.graph import (
     GraphBadRequest,
     GraphClaimsChallenge,
     GraphError,
     GraphForbidden,
     GraphUnauthorized,
     GraphUnavailable,
-    Profile,
 )
+
+from ..claims import custom_attributes
+from ..graph import Profile
 from ..identity import InteractionRequired
 from ..profile_api import (
     ProfileApiBadRequest,

@@ -1,8 +1,10 @@
-"""Microsoft Graph's `/me` for the API: read the profile, apply a change. No Flask.
+"""Microsoft Graph's `/me`, for the web app and the API alike: read the profile, apply a change.
 
-Retries for 429/503 live in the HTTP session (`outbound.graph_retry`, bounded); this module turns
-the final answer into data or a typed error. Graph's error envelope is
-`{"error": {"code", "message", "innerError": {"request-id", ...}}}` (entra-notes §6).
+Retries for 429/503 live in the HTTP session (`ciam_core.outbound.graph_retry`, bounded); this
+module turns the final answer into data or a typed error. Graph's error envelope is
+`{"error": {"code", "message", "innerError": {"request-id", ...}}}` (entra-notes §6). A 401 carrying
+a claims challenge becomes `GraphClaimsChallenge` with the decoded claims JSON, ready to hand to
+MSAL as `claims_challenge`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any
 
 import requests
 
-# What `GET /profile` returns. Without `$select` Graph omits the address fields.
+_PROPERTY_IN_MESSAGE = re.compile(r"property '([A-Za-z]+)'")
+_AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+# The profile's properties both apps read (the API's `GET /profile` answers them in this order).
+# Without `$select` Graph returns only its default set, which lacks the address fields.
 PROFILE_FIELDS = (
     "id",
     "mail",
@@ -31,9 +36,8 @@ PROFILE_FIELDS = (
     "country",
     "preferredLanguage",
 )
-
-_PROPERTY_IN_MESSAGE = re.compile(r"property '([A-Za-z]+)'")
-_AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+# Seconds a caller is told to wait when Graph's 429/503 named no Retry-After.
+DEFAULT_RETRY_AFTER = 5
 
 
 class GraphError(Exception):
@@ -50,7 +54,14 @@ class GraphError(Exception):
 class GraphUnavailable(GraphError):
     """Graph kept answering 429/5xx (or could not be reached) after the bounded retries."""
 
-    def __init__(self, status: int, code: str, message: str, request_id: str | None = None, retry_after: int = 5):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
         super().__init__(status, code, message, request_id)
         self.retry_after = retry_after
 
@@ -60,9 +71,15 @@ class GraphForbidden(GraphError):
 
 
 class GraphUnauthorized(GraphError):
-    """401: Graph refused the token. `claims` holds a decoded claims challenge when Graph sent one."""
+    """401: Graph refused the token. `claims` is None here; see GraphClaimsChallenge."""
 
-    def __init__(self, status: int, code: str, message: str, request_id: str | None, claims: str | None) -> None:
+    claims: str | None = None
+
+
+class GraphClaimsChallenge(GraphUnauthorized):
+    """401 with `error="insufficient_claims"`: get a new token with these claims and try again."""
+
+    def __init__(self, status: int, code: str, message: str, claims: str, request_id: str | None = None) -> None:
         super().__init__(status, code, message, request_id)
         self.claims = claims
 
@@ -78,11 +95,14 @@ class GraphBadRequest(GraphError):
 
 
 class GraphClient:
+    """`/me` through `http` (an OutboundSession: timeouts, TLS and retries are its business)."""
+
     def __init__(self, endpoint: str, http: requests.Session) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._http = http
 
-    def get_me(self, access_token: str) -> dict[str, Any]:
+    def read_me(self, access_token: str) -> dict[str, Any]:
+        """The signed-in user's PROFILE_FIELDS (None for a property Graph does not return)."""
         response = self._send("GET", "/me", access_token, params={"$select": ",".join(PROFILE_FIELDS)})
         try:
             body = response.json()
@@ -92,7 +112,7 @@ class GraphClient:
             raise GraphUnavailable(response.status_code, "not_object", "Graph answered with no JSON object")
         return {name: body.get(name) for name in PROFILE_FIELDS}
 
-    def update_me(self, access_token: str, changes: dict[str, str | None]) -> None:
+    def update_me(self, access_token: str, changes: dict[str, Any]) -> None:
         self._send("PATCH", "/me", access_token, json=changes)
 
     def _send(self, method: str, path: str, access_token: str, **kwargs: Any) -> requests.Response:
@@ -107,10 +127,11 @@ class GraphClient:
             raise GraphUnavailable(0, type(exc).__name__, "Microsoft Graph could not be reached") from exc
         if response.status_code < 400:
             return response
-        raise _error_from(response)
+        raise error_from(response)
 
 
-def _error_from(response: requests.Response) -> GraphError:
+def error_from(response: requests.Response) -> GraphError:
+    """The typed error for Graph's answer `response` (status 400 or more)."""
     status = response.status_code
     try:
         error = response.json().get("error", {})
@@ -118,12 +139,15 @@ def _error_from(response: requests.Response) -> GraphError:
         message = str(error.get("message") or "")
         request_id = (error.get("innerError") or {}).get("request-id")
     except (ValueError, AttributeError):
-        code, message, request_id = str(status), "", None
+        code, message, request_id = str(status), response.text[:200], None
     request_id = request_id or response.headers.get("request-id")
     if status == 429 or status >= 500:
-        return GraphUnavailable(status, code, message, request_id, _retry_after(response))
+        return GraphUnavailable(status, code, message, request_id, retry_after_seconds(response))
     if status == 401:
-        return GraphUnauthorized(status, code, message, request_id, claims_from_challenge(response))
+        claims = claims_from_challenge(response.headers.get("WWW-Authenticate", ""))
+        if claims is not None:
+            return GraphClaimsChallenge(status, code, message, claims, request_id)
+        return GraphUnauthorized(status, code, message, request_id)
     if status == 403:
         return GraphForbidden(status, code, message, request_id)
     if status == 400:
@@ -131,17 +155,17 @@ def _error_from(response: requests.Response) -> GraphError:
     return GraphError(status, code, message, request_id)
 
 
-def _retry_after(response: requests.Response) -> int:
+def retry_after_seconds(response: requests.Response) -> int:
+    """Graph's Retry-After in whole seconds, kept within 1 s to an hour; DEFAULT_RETRY_AFTER without one."""
     value = response.headers.get("Retry-After", "")
-    return min(max(int(value), 1), 3600) if value.isdigit() else 5
+    return min(max(int(value), 1), 3600) if value.isdigit() else DEFAULT_RETRY_AFTER
 
 
-def claims_from_challenge(response: requests.Response) -> str | None:
+def claims_from_challenge(www_authenticate: str) -> str | None:
     """The decoded `claims` of a Bearer `insufficient_claims` challenge, or None if there is none."""
-    header = response.headers.get("WWW-Authenticate", "")
-    if not header.lower().startswith("bearer"):
+    if not www_authenticate.lower().startswith("bearer"):
         return None
-    params = {k.lower(): v for k, v in _AUTH_PARAM.findall(header)}
+    params = {k.lower(): v for k, v in _AUTH_PARAM.findall(www_authenticate)}
     if params.get("error") != "insufficient_claims" or not params.get("claims"):
         return None
     encoded = params["claims"]
