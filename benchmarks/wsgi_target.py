@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ciam_webapp import Settings, create_app
-from ciam_webapp.gunicorn_app import WORKER_THREADS, with_outbound_call_limit
+from ciam_webapp.serving import WORKER_THREADS, with_outbound_call_limit
 
 
 def create() -> Any:

@@ -25,10 +25,10 @@ import pytest
 import requests
 
 from tests.conftest import SUITE_SECRETS, free_port
-from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from tests.support.journeys import sign_in
 from tests.support.person import Person, form_values
 from tests.support.registration import register_app_urls
+from tests.support.served_app import ServedApp, app_environment, start_served_app
 
 USERS = 20
 PAUSE_SECONDS = 9.0
@@ -46,7 +46,7 @@ class Answer:
 
 
 @pytest.fixture()
-def served(tenant, tmp_path) -> Iterator[GunicornProcess]:
+def served(tenant, tmp_path) -> Iterator[ServedApp]:
     port = free_port()
     base_url = f"http://localhost:{port}"
     register_app_urls(tenant, base_url)
@@ -59,7 +59,7 @@ def served(tenant, tmp_path) -> Iterator[GunicornProcess]:
         secret_key=secret_key,
         SIGN_IN_RATE_LIMIT="100000 per minute",  # 20 users share one loopback address here
     )
-    served = start_gunicorn(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
+    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
     yield served
     served.stop()
 
@@ -71,7 +71,7 @@ def _timed_get(http: requests.Session, url: str, **kwargs) -> Answer:
     return Answer(urlsplit(url).path, response.status_code, elapsed, response.headers.get("Retry-After"))
 
 
-def _user(served: GunicornProcess, until: float, answers: list[Answer]) -> None:
+def _user(served: ServedApp, until: float, answers: list[Answer]) -> None:
     """One person finishing a sign-in (a code redemption at the token endpoint), retrying each second."""
     http = requests.Session()
     http.trust_env = False
@@ -90,7 +90,7 @@ def _user(served: GunicornProcess, until: float, answers: list[Answer]) -> None:
         http.close()
 
 
-def _prober(served: GunicornProcess, until: float, answers: list[Answer]) -> None:
+def _prober(served: ServedApp, until: float, answers: list[Answer]) -> None:
     """A platform health check: a new connection each time, /healthz and a static file in turn."""
     paths = ["/healthz", "/static/css/site.css"]
     turn = 0
@@ -136,7 +136,7 @@ def test_a_hanging_tenant_leaves_healthz_fast_and_refuses_extra_calls_at_once(se
 
 
 @pytest.fixture()
-def recycling(tenant, tmp_path) -> Iterator[GunicornProcess]:
+def recycling(tenant, tmp_path) -> Iterator[ServedApp]:
     """One worker, replaced after about 30 requests (gunicorn's max_requests, as in production but small)."""
     port = free_port()
     base_url = f"http://localhost:{port}"
@@ -146,7 +146,7 @@ def recycling(tenant, tmp_path) -> Iterator[GunicornProcess]:
     environment = app_environment(
         tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
     )
-    served = start_gunicorn(environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=30)
+    served = start_served_app(environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=30)
     yield served
     served.stop()
 

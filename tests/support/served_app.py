@@ -1,4 +1,5 @@
-"""`ciam-webapp serve` (gunicorn) as a subprocess, configured by its environment alone, as in production."""
+"""`ciam-webapp serve` (granian by default, gunicorn with server="gunicorn") or `ciam-api serve` as a
+subprocess, configured by its environment alone, as in production."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def serve_command(program: str = "ciam-webapp") -> list[str]:
 
 
 @dataclass
-class GunicornProcess:
+class ServedApp:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
@@ -64,7 +65,7 @@ class GunicornProcess:
 
     @property
     def direct_url(self) -> str:
-        """gunicorn itself, bypassing any proxy."""
+        """The server itself, bypassing any proxy."""
         return f"{self.scheme}://localhost:{self.port}"
 
     base_url = direct_url
@@ -80,13 +81,17 @@ class GunicornProcess:
         """The settings the served app reads from its environment."""
         return Settings.from_mapping(self.environment)
 
+    def reload_workers(self) -> None:
+        """granian's graceful restart: SIGHUP to the master replaces the workers one by one, new first."""
+        self.process.send_signal(signal.SIGHUP)
+
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
         return [int(pid) for pid in children.split()]
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown
+            self.process.send_signal(signal.SIGTERM)  # granian and gunicorn: graceful shutdown
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -94,7 +99,7 @@ class GunicornProcess:
                 self.process.wait(timeout=5)
 
 
-def start_gunicorn(
+def start_served_app(
     environment: Mapping[str, str],
     *,
     port: int,
@@ -104,12 +109,15 @@ def start_gunicorn(
     program: str = "ciam-webapp",
     certificate: tuple[Path, Path, Path] | None = None,
     max_requests: int | None = None,
-) -> GunicornProcess:
+    server: str | None = None,
+) -> ServedApp:
     """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
 
-    `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`)."""
+    `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`).
+    `server`: "gunicorn" for `ciam-webapp serve --server gunicorn`; by default the command's own default
+    (granian for `ciam-webapp`; `ciam-api` has gunicorn only and no --server)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "gunicorn.log"
+    log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
@@ -120,13 +128,14 @@ def start_gunicorn(
                 "--timeout", str(timeout),
                 *(["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])] if certificate else []),
                 *(["--max-requests", str(max_requests)] if max_requests else []),
+                *(["--server", server] if server else []),
             ],
             cwd=workdir,  # no .env here: the environment is the whole configuration
             env=dict(environment),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    served = GunicornProcess(
+    served = ServedApp(
         process,
         port,
         log_path,
@@ -137,16 +146,16 @@ def start_gunicorn(
     try:
         _wait_until_healthy(served)
     except BaseException:
-        served.stop()  # never leave a gunicorn behind a failed start
+        served.stop()  # never leave a server behind a failed start
         raise
     return served
 
 
-def _wait_until_healthy(served: GunicornProcess, timeout: float = 30.0) -> None:
+def _wait_until_healthy(served: ServedApp, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if served.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{served.log_text()[-3000:]}")
+            raise AssertionError(f"the server exited:\n{served.log_text()[-3000:]}")
         try:
             verify: str | bool = served.ca_bundle or True
             if requests.get(f"{served.direct_url}/healthz", timeout=2, verify=verify).status_code == 200:
@@ -154,4 +163,4 @@ def _wait_until_healthy(served: GunicornProcess, timeout: float = 30.0) -> None:
         except (requests.ConnectionError, requests.Timeout):
             pass  # not listening yet, or its workers are still booting
         time.sleep(0.1)
-    raise AssertionError(f"gunicorn did not answer /healthz within {timeout} s")
+    raise AssertionError(f"the server did not answer /healthz within {timeout} s")
