@@ -97,7 +97,7 @@ def targets_section(results: Results) -> list[str]:
             [
                 f"no stall from recycling: p99 ≤ 3× p50 at 8 connections, whole run ({workers} worker(s))",
                 f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms = {ratio:.1f}× over "
-                f"{figures['requests']:,} requests (~{figures['recycles']} recycles)",
+                f"{figures['requests']:,} requests, {figures['recycles']} SIGHUP restart(s) of granian's workers",
                 "**met**" if ratio <= STALL_RATIO_TARGET else f"**not met** ({WHERE})",
             ]
         )
@@ -157,10 +157,10 @@ def servers_section(results: Results) -> list[str]:
     return [
         "## The same app on three WSGI servers",
         "",
-        "`benchmarks/servers.py`: the real app, configured alike, on gunicorn `gthread` (what "
-        "`ciam-webapp serve` runs: 2 workers × 4 threads), gunicorn `sync` (2 workers) and granian (2 "
-        "workers, WSGI, 4 blocking threads); wrk as above, rounds interleaved, best round per cell; CPU is "
-        "all the server's processes. Which server `ciam-webapp serve` uses, and why: profiling notes below.",
+        "`benchmarks/servers.py`: the real app, configured alike, on granian (what `ciam-webapp serve` "
+        "runs: 2 workers, WSGI, 4 blocking threads), gunicorn `gthread` (`--server gunicorn`: 2 workers × 4 "
+        "threads) and gunicorn `sync` (2 workers); wrk as above, rounds interleaved, best round per cell; CPU "
+        "is all the server's processes. Why `ciam-webapp serve` runs granian: README, Performance.",
         "",
         *_table(["server", "page", "conc.", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "non-200"], rows),
         "",

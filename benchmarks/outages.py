@@ -44,7 +44,7 @@ from benchmarks.stack import (  # noqa: E402
     BENCH_DIR,
     ChildProcess,
     Emulator,
-    GunicornSubject,
+    ServedSubject,
     app_settings_values,
     new_customer,
     signed_in_person,
@@ -176,7 +176,7 @@ def main() -> None:
         emulator.tenant, base_url, work_dir / "instance",
         SESSION_TYPE="redis", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0", HTTP_TIMEOUT="5", LOG_LEVEL="INFO",
     )
-    app = GunicornSubject("app", port, values, work_dir / "gunicorn.log")
+    app = ServedSubject("app", port, values, work_dir / "gunicorn.log")
     tenant = emulator.tenant
     try:
         people = []
