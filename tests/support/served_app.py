@@ -3,8 +3,10 @@ subprocess, configured by its environment alone, as in production."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +60,13 @@ class ServedApp:
     environment: Mapping[str, str]  # the whole configuration it was started with
     scheme: str = "http"  # "https" when served with --certfile/--keyfile (the mfa-app API)
     ca_bundle: str | None = None  # what a client must trust to reach it over https
+    unix_socket: Path | None = None  # served on this Unix socket instead of the port (--bind unix:PATH)
+
+    def connection(self, timeout: float = 10) -> http.client.HTTPConnection:
+        """A new HTTP connection to the server itself, over its Unix socket or its port."""
+        if self.unix_socket is not None:
+            return UnixSocketConnection(self.unix_socket, timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     @property
     def address(self) -> str:
@@ -110,12 +119,14 @@ def start_served_app(
     certificate: tuple[Path, Path, Path] | None = None,
     max_requests: int | None = None,
     server: str | None = None,
+    unix_socket: Path | None = None,
 ) -> ServedApp:
     """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
 
     `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`).
     `server`: "gunicorn" for `ciam-webapp serve --server gunicorn`; by default the command's own default
-    (granian for `ciam-webapp`; `ciam-api` has gunicorn only and no --server)."""
+    (granian for `ciam-webapp`; `ciam-api` has gunicorn only and no --server).
+    `unix_socket`: bind that instead of the port (reach it with `ServedApp.connection()`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
@@ -123,7 +134,7 @@ def start_served_app(
             [
                 *serve_command(program),
                 "serve",
-                "--bind", f"127.0.0.1:{port}",
+                "--bind", f"unix:{unix_socket}" if unix_socket else f"127.0.0.1:{port}",
                 "--workers", str(workers),
                 "--timeout", str(timeout),
                 *(["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])] if certificate else []),
@@ -142,6 +153,7 @@ def start_served_app(
         dict(environment),
         scheme="https" if certificate else "http",
         ca_bundle=str(certificate[2]) if certificate else None,
+        unix_socket=unix_socket,
     )
     try:
         _wait_until_healthy(served)
@@ -157,10 +169,36 @@ def _wait_until_healthy(served: ServedApp, timeout: float = 30.0) -> None:
         if served.process.poll() is not None:
             raise AssertionError(f"the server exited:\n{served.log_text()[-3000:]}")
         try:
-            verify: str | bool = served.ca_bundle or True
-            if requests.get(f"{served.direct_url}/healthz", timeout=2, verify=verify).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
+            if served.unix_socket is not None:
+                if _status_over_socket(served, "/healthz") == 200:
+                    return
+            else:
+                verify: str | bool = served.ca_bundle or True
+                if requests.get(f"{served.direct_url}/healthz", timeout=2, verify=verify).status_code == 200:
+                    return
+        except (requests.ConnectionError, requests.Timeout, OSError):
             pass  # not listening yet, or its workers are still booting
         time.sleep(0.1)
     raise AssertionError(f"the server did not answer /healthz within {timeout} s")
+
+
+class UnixSocketConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket (what nginx's `proxy_pass http://unix:PATH` speaks)."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def _status_over_socket(served: ServedApp, path: str) -> int:
+    connection = served.connection(timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
