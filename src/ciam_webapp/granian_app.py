@@ -7,9 +7,13 @@ document and signing keys are fetched once in the master, before the first fork,
 (including one forked later to replace another, during a tenant outage too) inherits them.
 
 Restarts and recycling: granian starts a replacement worker first, waits `respawn_interval` (3.5 s)
-while both serve from the shared socket, and only then stops the old one (SIGTERM, then SIGKILL after
-`WORKER_KILL_TIMEOUT`). It does this for a worker older than `--worker-lifetime`, and for every worker
-in turn on SIGHUP to the master (the graceful restart). A worker that dies is replaced at once.
+while both serve, and only then stops the old one (SIGTERM, then SIGKILL after `WORKER_KILL_TIMEOUT`).
+It does this for a worker older than `--worker-lifetime`, and for every worker in turn on SIGHUP to
+the master (the graceful restart). A worker that dies is replaced at once, unless it is a
+replacement dying within 5.5 s of being started: granian then takes it for a crash loop and exits
+(the service manager or container runtime restarts the whole server). Over TCP on Linux each worker listens on its own
+SO_REUSEPORT socket: connections queued on a stopping worker's socket are reset unless
+net.ipv4.tcp_migrate_req=1 (a Unix socket is shared by all workers, README "Deploying").
 """
 
 from __future__ import annotations
