@@ -25,7 +25,7 @@ from .served_app import ServedApp, app_environment, start_served_app
 from .servers import AppOnThread, ServerThread, free_port
 from .site_tls import SITE_HOST, SiteCertificate
 
-GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --timeout 60`
+GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --server gunicorn --timeout 60` (granian ignores it)
 
 
 def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: Any, instance_dir: Path) -> AppOnThread:
