@@ -15,6 +15,7 @@ from typing import Any
 
 from . import api_mode, issue16
 from .api_mode import ApiModeResults
+from .callback_load import CallbackLoadResult
 from .inprocess import CallbackCpu, Distribution, RoundTrips, SessionSize
 from .load import LoadResult
 
@@ -157,6 +158,8 @@ class Results:
     instructions: dict[str, int] | None = None
     instructions_before: dict[str, int] | None = None
     servers: dict[str, Any] | None = None
+    # The sign-in callback on the served app under load (benchmarks/callback_load.py), best round per concurrency.
+    callback_load: list[CallbackLoadResult] = field(default_factory=list)
 
     def keep_best(self, result: LoadResult) -> None:
         """Keep `result` unless the same cell already has a faster one."""
@@ -480,6 +483,7 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         "",
     ]
     lines += _wrk_ceiling(results)
+    lines += issue16.callback_load_section(results)
     if results.callback is not None:
         cpu, wall = results.callback.cpu, results.callback.wall
         lines += [
@@ -630,6 +634,7 @@ def print_summary(results: Results) -> None:
     print()
     print("\n".join(throughput_table(results)))
     print()
+    print("\n".join(issue16.callback_load_section(results)))
     for target, measured, ok in targets(results):
         print(f"- {target}: {measured} -> {_met(ok).strip('*')}")
     print("\n".join(issue16.targets_section(results)))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` 
 
 import redis  # noqa: E402
 
-from benchmarks import api_mode, inprocess, issue16, report, servers  # noqa: E402
+from benchmarks import api_mode, callback_load, inprocess, issue16, report, servers  # noqa: E402
 from benchmarks.load import run_wrk, wrk_path  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     BARE_HELLO,
@@ -62,6 +62,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=12, help="signed-in customers the load rotates over")
     parser.add_argument("--callback-iterations", type=int, default=300)
     parser.add_argument("--page-iterations", type=int, default=300)
+    parser.add_argument(
+        "--callbacks-per-cell", type=int, default=600, help="sign-in callbacks per load cell (half at 1 connection)"
+    )
     parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument(
         "--emulator-server",
@@ -95,6 +98,7 @@ def main() -> int:
     if args.quick:
         args.seconds, args.warmup, args.users, args.rounds = 1.0, 1.0, 3, 1
         args.callback_iterations = args.page_iterations = 20
+        args.callbacks_per_cell = 40
         args.api_mode_saves = 5
         args.stall_seconds = 5.0
         args.no_instructions = True
@@ -217,6 +221,7 @@ def throughput(
                 tenant, f"http://localhost:{served_port}", new_customer(tenant, f"load{index}")
             )
             cookies.append(f"{SESSION_COOKIE}={session_id(person)}")
+        callbacks = callback_load.CallbackCells(tenant, served, emulator.child.pid, args.callbacks_per_cell)
         subjects = [
             (SIGNED_IN_PROFILE, served, "/profile", cookies),
             (SIGNED_IN_CLAIMS, served, "/claims", cookies),
@@ -249,6 +254,7 @@ def throughput(
                         f"non-200 {result.non200 + result.socket_errors}",
                         flush=True,
                     )
+                callbacks.measure_into(results, concurrency, round_number)  # the same rounds, the same app
     finally:
         served.stop()
         bare.stop()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -157,7 +158,11 @@ def app_for(tenant: ScriptedTenant, instance_dir: Path) -> Any:
             "SIGN_IN_RATE_LIMIT": "100000 per minute",
         }
     )
-    app = create_app(settings)
+    # No warm-up at creation: it would try the real host (no adapter is mounted yet) and sleep through
+    # urllib3's back-off, 0.4 s per example. The app then fetches discovery and keys on demand, from
+    # the scripted tenant, exactly as it did after that failed warm-up.
+    with mock.patch("ciam_webapp.warm_up"):
+        app = create_app(settings)
     app.extensions["ciam"].entra.http.mount(TENANT_HOST, tenant)
     return app
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -32,6 +34,7 @@ from .sessions import (
     redis_client,
 )
 from .token_cache import TokenCacheCodec
+from .web.anonymous_pages import AnonymousPageCache
 
 __all__ = ["ConfigError", "Services", "Settings", "create_app"]
 
@@ -43,6 +46,12 @@ log = logging.getLogger(__name__)
 FORM_LIFETIME_SECONDS = 3600
 
 
+# The pages a visitor without cookies gets from memory, and for how long (web/anonymous_pages.py):
+# long enough that a burst of visitors costs one rendering, short enough that the home page follows
+# the tenant (sign-up offered or not) within seconds.
+ANONYMOUS_PAGES = ("/",)
+ANONYMOUS_PAGE_SECONDS = 5.0
+
 # Outbound calls in flight per process when nothing else says (OUTBOUND_CALL_LIMIT, or gunicorn's
 # threads - 1 under `ciam-webapp serve`): the development server starts a thread per request, so
 # there the bound only stops a runaway, it cannot keep a thread free.
@@ -52,16 +61,42 @@ DEFAULT_OUTBOUND_CALL_LIMIT = 32
 READINESS_CACHE_SECONDS = 5.0
 
 
+class CiamFlask(Flask):
+    """Flask, with its coroutine check remembered per function.
+
+    Flask asks `ensure_sync` about every hook and the view on every request (about 14 times per
+    page here), and each answer walks `inspect.iscoroutinefunction`; the answer for a function
+    never changes, so it is worked out once (Flask documents `ensure_sync` as the method to override).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_callables: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._sync_callables[func]
+        except KeyError:
+            sync = self._sync_callables[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable: asked anew each time, as Flask does
+            return super().ensure_sync(func)
+
+
 def create_app(settings: Settings | None = None, *, provider_state: ProviderState | None = None) -> Flask:
     """`provider_state`: discovery and signing keys fetched before (gunicorn's master fetches them
     once, before forking); without it the app fetches them now, and later if the tenant is down now."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__, instance_path=settings.instance_dir)
+    app = CiamFlask(__name__, instance_path=settings.instance_dir)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         WTF_CSRF_TIME_LIMIT=FORM_LIFETIME_SECONDS,
         WTF_CSRF_SSL_STRICT=True,  # over HTTPS a form must come with a same-origin Referer (Flask-WTF's default)
         MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    # The anonymous home page from memory (inside ProxyFix, which sets the scheme it is keyed by).
+    app.wsgi_app = AnonymousPageCache(  # type: ignore[method-assign]
+        app.wsgi_app, ANONYMOUS_PAGES, ttl=ANONYMOUS_PAGE_SECONDS, clock=time.monotonic
     )
     if settings.trusted_proxies:
         # Behind App Service / a TLS-terminating proxy: trust its X-Forwarded-* so url_for builds

@@ -114,14 +114,19 @@ def configure_logging(app: Flask, level: str) -> None:
 
     @app.before_request
     def assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
+        g.request_id = request_id_for(request.headers.get("X-Request-Id", ""))
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
         return response
+
+
+def request_id_for(incoming: str) -> str:
+    """The request's id: the caller's X-Request-Id when it is plain (letters and digits, at most
+    64), so a proxy's id carries through; otherwise a new one."""
+    return incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
 
 
 def _install_once(logger: logging.Logger, kind: type[logging.Filter]) -> None:
