@@ -1,8 +1,8 @@
 """`make bench`: what the identity layer costs, measured against a bare Flask app in the same run.
 
 Everything runs on loopback and stops by itself: the emulator (its own process), the app and the
-bare baseline (each under gunicorn with the same options), wrk as the load generator, then
-in-process measurements of the sign-in callback, session sizes and tenant round trips. Prints a
+bare baseline (each on granian as `ciam-webapp serve` runs it, same options), wrk as the load
+generator, then in-process measurements of the sign-in callback, session sizes and tenant round trips. Prints a
 table, writes benchmarks/results.md and docs/bench-throughput.png.
 """
 
