@@ -62,8 +62,8 @@ test: $(STAMP) browser nginx $(INTEROP_STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks
 
-# Debian's wrk is the load generator and valgrind (callgrind) counts instructions; matplotlib,
-# pyinstrument and granian come from the `bench` extra. About 15 minutes on 2 cores.
+# Debian's wrk is the load generator and valgrind (callgrind) counts instructions; matplotlib and
+# pyinstrument come from the `bench` extra (granian is a main dependency). About 15 minutes on 2 cores.
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v valgrind >/dev/null && command -v gcc >/dev/null || { \
 	  echo "Installing Debian's wrk, valgrind and gcc for the benchmarks..."; \

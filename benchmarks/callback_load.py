@@ -46,7 +46,7 @@ class CallbackLoadResult:
     seconds: float
     p50_ms: float
     p99_ms: float
-    app_cpu_ms_per_request: float  # all gunicorn processes of the app
+    app_cpu_ms_per_request: float  # all server processes of the app (master and workers)
     emulator_cpu_ms_per_request: float  # the token endpoint, JWKS: the tenant's share
     failures: int  # answers other than a 303 back into the app, and broken connections
 
@@ -214,7 +214,7 @@ class CallbackCells:
 
     def __init__(self, tenant: Tenant, served: Any, emulator_pid: int, per_cell: int) -> None:
         self.tenant = tenant
-        self.served = served  # benchmarks.stack.GunicornSubject
+        self.served = served  # benchmarks.stack.ServedSubject
         self.app_base_url = f"http://localhost:{served.port}"  # the REDIRECT_URI's host, as the browser has it
         self.emulator_pid = emulator_pid
         self.per_cell = per_cell

@@ -41,7 +41,7 @@ def _verdict(measured: float | None, limit: float, unit: str = " ms") -> str:
 
 
 def _cpu_cells(results: Results, subject: str) -> tuple[str, float | None]:
-    """App CPU per request under gunicorn at each concurrency, and the worst of them."""
+    """App CPU per request as served (`ciam-webapp serve`, granian) at each concurrency, and the worst of them."""
     cells = [(c, results.load_for(subject, c)) for c in results.concurrencies()]
     # A cell with refusals (the outbound bulkhead's fast 503s) would flatter the page: left out.
     known = [(c, r.server_cpu_ms_per_request) for c, r in cells if r is not None and not r.non200 + r.socket_errors]
@@ -97,7 +97,7 @@ def targets_section(results: Results) -> list[str]:
             [
                 f"no stall from recycling: p99 ≤ 3× p50 at 8 connections, whole run ({workers} worker(s))",
                 f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms = {ratio:.1f}× over "
-                f"{figures['requests']:,} requests (~{figures['recycles']} recycles)",
+                f"{figures['requests']:,} requests, {figures['recycles']} SIGHUP restart(s) of granian's workers",
                 "**met**" if ratio <= STALL_RATIO_TARGET else f"**not met** ({WHERE})",
             ]
         )
@@ -112,7 +112,7 @@ def targets_section(results: Results) -> list[str]:
 
 
 def _callback_under_load(results: Results) -> str:
-    """The callback's app CPU per request under gunicorn, beside the in-process figure the target is set on."""
+    """The callback's app CPU per request as served, beside the in-process figure the target is set on."""
     cells = sorted(results.callback_load, key=lambda cell: cell.concurrency)
     if not cells:
         return ""
@@ -121,7 +121,7 @@ def _callback_under_load(results: Results) -> str:
         + (f" ({cell.failures:,} failed)" if cell.failures else "")
         for cell in cells
     )
-    return f"; under load (mean, all gunicorn processes): {measured}"
+    return f"; under load (mean, all server processes): {measured}"
 
 
 def callback_load_section(results: Results) -> list[str]:
@@ -161,7 +161,7 @@ def callback_load_section(results: Results) -> list[str]:
     return [
         "## Sign-in callback under load",
         "",
-        "`benchmarks/callback_load.py`: the served app above (same gunicorn, same rounds, best round per "
+        "`benchmarks/callback_load.py`: the served app above (same server, same rounds, best round per "
         "concurrency) answers `/auth/redirect` for browsers coming back from the tenant, each with a code "
         "of its own and the sign-in-in-progress cookie of the browser that started it, prepared just before "
         "the cell (codes are good once and expire). The load generator is Python threads, one kept-alive "
@@ -222,10 +222,10 @@ def servers_section(results: Results) -> list[str]:
     return [
         "## The same app on three WSGI servers",
         "",
-        "`benchmarks/servers.py`: the real app, configured alike, on gunicorn `gthread` (what "
-        "`ciam-webapp serve` runs: 2 workers × 4 threads), gunicorn `sync` (2 workers) and granian (2 "
-        "workers, WSGI, 4 blocking threads); wrk as above, rounds interleaved, best round per cell; CPU is "
-        "all the server's processes. Which server `ciam-webapp serve` uses, and why: profiling notes below.",
+        "`benchmarks/servers.py`: the real app, configured alike, on granian (what `ciam-webapp serve` "
+        "runs: 2 workers, WSGI, 4 blocking threads), gunicorn `gthread` (`--server gunicorn`: 2 workers × 4 "
+        "threads) and gunicorn `sync` (2 workers); wrk as above, rounds interleaved, best round per cell; CPU "
+        "is all the server's processes. Why `ciam-webapp serve` runs granian: README, Performance.",
         "",
         *_table(["server", "page", "conc.", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "non-200"], rows),
         "",

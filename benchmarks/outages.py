@@ -11,8 +11,8 @@ and 20 signed-in people. Then, one after the other, for SECONDS each (default 15
 - tenant down: the emulator process stopped (connections refused: tenant and Graph);
 - Graph hanging: every Graph request held for 20 s (the emulator's Graph faults);
 - Redis down: the redis-server killed, then started again (empty);
-- worker replaced during a tenant outage: the tenant hangs, a worker is killed, gunicorn's master
-  forks a new one.
+- worker replaced during a tenant outage: the tenant hangs, a worker is killed, the server's master
+  (granian, as `ciam-webapp serve` runs) starts a new one.
 
 Meanwhile each person loads /profile (a cached token, then Graph) and then finishes a sign-in with a
 made-up code (a token request), once a second; a health check probes /healthz on a new connection
@@ -44,7 +44,7 @@ from benchmarks.stack import (  # noqa: E402
     BENCH_DIR,
     ChildProcess,
     Emulator,
-    GunicornSubject,
+    ServedSubject,
     app_settings_values,
     new_customer,
     signed_in_person,
@@ -176,7 +176,7 @@ def main() -> None:
         emulator.tenant, base_url, work_dir / "instance",
         SESSION_TYPE="redis", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0", HTTP_TIMEOUT="5", LOG_LEVEL="INFO",
     )
-    app = GunicornSubject("app", port, values, work_dir / "gunicorn.log")
+    app = ServedSubject("app", port, values, work_dir / "server.log")
     tenant = emulator.tenant
     try:
         people = []
@@ -213,11 +213,11 @@ def main() -> None:
         def replace_a_worker() -> None:
             tenant._call("POST", "pause", json={"seconds": seconds + 30, "graph": False})
             children = Path(f"/proc/{app.pid}/task/{app.pid}/children").read_text().split()
-            os.kill(int(children[0]), signal.SIGKILL)  # a worker of our own gunicorn; the master forks another
+            os.kill(int(children[0]), signal.SIGKILL)  # a worker of our own server; its master starts another
 
         run_scenario("worker replaced while the tenant hangs", base_url, people, replace_a_worker,
                      lambda: tenant._call("POST", "pause", json={"seconds": 0}), seconds)
-        log = (work_dir / "gunicorn.log").read_text(errors="replace")
+        log = (work_dir / "server.log").read_text(errors="replace")
         print(f"\noutbound calls refused by the bulkhead: {log.count('outbound call refused')}")
     finally:
         app.stop()

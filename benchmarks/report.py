@@ -141,7 +141,7 @@ def _finite(value: object) -> float:
 
 @dataclass
 class Results:
-    gunicorn_options: dict[str, Any]
+    server_options: dict[str, Any]
     seconds_per_run: float
     load: list[LoadResult] = field(default_factory=list)
     callback: CallbackCpu | None = None
@@ -468,13 +468,13 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         "## Throughput and latency",
         "",
         f"wrk (a separate C process) on loopback, {results.seconds_per_run:g} s per cell after a warm-up; "
-        "every subject served by `ciam_webapp.gunicorn_app.serve_with_gunicorn` with "
-        + ", ".join(f"`{k}={v}`" for k, v in results.gunicorn_options.items())
+        "every subject served as `ciam-webapp serve` serves the app (`ciam_webapp.granian_app`) with "
+        + ", ".join(f"`{k}={v}`" for k, v in results.server_options.items())
         + f". {results.rounds} rounds interleave every subject at every level and each cell shows its best round "
         "(other work on the machine can only slow a cell down), so every ratio compares cells measured in "
         "the same rounds of the same run. The signed-in pages rotate over the session cookies of several customers; "
         "the profile page calls Graph `/me` on the emulator (which shares the same cores) for every view. "
-        "`app CPU ms/req` is the user+system CPU of the subject's gunicorn processes divided by the "
+        "`app CPU ms/req` is the user+system CPU of the subject's server processes divided by the "
         "requests served, `emulator CPU ms/req` the same for the emulator process.",
         "",
         *throughput_table(results),

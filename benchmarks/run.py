@@ -1,8 +1,8 @@
 """`make bench`: what the identity layer costs, measured against a bare Flask app in the same run.
 
 Everything runs on loopback and stops by itself: the emulator (its own process), the app and the
-bare baseline (each under gunicorn with the same options), wrk as the load generator, then
-in-process measurements of the sign-in callback, session sizes and tenant round trips. Prints a
+bare baseline (each on granian as `ciam-webapp serve` runs it, same options), wrk as the load
+generator, then in-process measurements of the sign-in callback, session sizes and tenant round trips. Prints a
 table, writes benchmarks/results.md and docs/bench-throughput.png.
 """
 
@@ -34,13 +34,12 @@ from benchmarks.report import (  # noqa: E402
     SIGNED_IN_PROFILE,
     Results,
 )
-from benchmarks.serve_subject import gunicorn_options  # noqa: E402
+from benchmarks.serve_subject import server_options  # noqa: E402
 from benchmarks.stack import (  # noqa: E402
     ROOT,
     SESSION_COOKIE,
     Emulator,
-    GunicornSubject,
-    app_settings,
+    ServedSubject,
     app_settings_values,
     new_customer,
     session_id,
@@ -168,9 +167,7 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
     try:
         served_values = app_settings_values(tenant, app_urls[0], work / "served")
         results = Results(
-            gunicorn_options=_shown_options(
-                gunicorn_options(app_settings(tenant, app_urls[0], work / "x"), "HOST:PORT")
-            ),
+            server_options=server_options(),
             seconds_per_run=args.seconds,
             rounds=args.rounds,
         )
@@ -180,7 +177,7 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
     finally:
         emulator.stop()
     if not args.no_servers:
-        print("The same app on gunicorn gthread, gunicorn sync and granian; the recycle stall...", flush=True)
+        print("The same app on granian, gunicorn gthread and gunicorn sync; the recycle stall...", flush=True)
         (work / "servers").mkdir()
         results.servers = servers.measure(
             work / "servers",
@@ -203,10 +200,6 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
     return results
 
 
-def _shown_options(options: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in options.items() if k in ("workers", "worker_class", "threads", "timeout", "preload_app")}
-
-
 def throughput(
     results: Results,
     emulator: Emulator,
@@ -217,9 +210,9 @@ def throughput(
     args: argparse.Namespace,
 ) -> None:
     tenant = emulator.tenant
-    print("Starting the app and the bare baseline under gunicorn...", flush=True)
-    served = GunicornSubject("app", served_port, served_values, work / "app.log")
-    bare = GunicornSubject("bare", bare_port, served_values, work / "bare.log")
+    print("Starting the app and the bare baseline under granian (ciam-webapp serve)...", flush=True)
+    served = ServedSubject("app", served_port, served_values, work / "app.log")
+    bare = ServedSubject("bare", bare_port, served_values, work / "bare.log")
     try:
         print(f"Signing in {args.users} customers through the hosted pages...", flush=True)
         cookies = []

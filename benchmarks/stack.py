@@ -198,8 +198,8 @@ def app_settings(tenant: Tenant, app_base_url: str, instance_dir: Path, **overri
     return Settings.from_mapping(app_settings_values(tenant, app_base_url, instance_dir, **overrides))
 
 
-class GunicornSubject:
-    """One subject served by the app's own `serve_with_gunicorn`, so every subject gets the same options."""
+class ServedSubject:
+    """One subject served by the app's own launchers (serve_subject.py), so every subject gets the same options."""
 
     def __init__(
         self, kind: str, port: int, settings_values: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()

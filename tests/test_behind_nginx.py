@@ -1,5 +1,5 @@
 """The app as deployed behind a TLS-terminating proxy: Debian's nginx running the committed
-deploy/nginx/ciam-webapp.conf in front of `ciam-webapp serve` (gunicorn, TRUSTED_PROXIES=1).
+deploy/nginx/ciam-webapp.conf in front of `ciam-webapp serve` (granian, TRUSTED_PROXIES=1).
 
 What the proxy must get right, each proven through it: the app believes nginx's X-Forwarded-*
 (and never a client's), bodies over the app's limit stop at nginx, the app's own timeouts answer
@@ -23,12 +23,12 @@ import pytest
 import requests
 
 from tests.conftest import SUITE_SECRETS
-from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from tests.support.https_sites import GUNICORN_TIMEOUT
 from tests.support.journeys import sign_in
 from tests.support.nginx import committed_config, directive, seconds, size_in_bytes, start_nginx
 from tests.support.person import Person
 from tests.support.registration import register_app_urls
+from tests.support.served_app import ServedApp, app_environment, start_served_app
 from tests.support.servers import free_port
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")
@@ -70,7 +70,7 @@ def test_the_app_believes_nginx_forwarded_headers_and_not_the_clients(
     proxied_webapp, https_person, tenant, customer
 ):
     home = sign_in(https_person, proxied_webapp, tenant, customer.email, customer.password)
-    log_before = len(proxied_webapp.gunicorn.log_text())
+    log_before = len(proxied_webapp.served.log_text())
     with extra_headers(https_person, FORGED):  # nginx replaces all three with what it knows
         # Scheme: the app applies HTTPS rules (the strict Referer check) although the client said http.
         missing = https_person.submit(home, form=sign_out_form(home), referer=None)
@@ -78,7 +78,7 @@ def test_the_app_believes_nginx_forwarded_headers_and_not_the_clients(
         forged_origin = https_person.submit(home, form=sign_out_form(home), referer="https://evil.example/")
         signed_out = https_person.submit(home, form=sign_out_form(home))
     assert missing.status == 400 and forged_origin.status == 400
-    log = proxied_webapp.gunicorn.log_text()[log_before:]
+    log = proxied_webapp.served.log_text()[log_before:]
     assert "CSRF check failed: The referrer header is missing." in log
     assert "CSRF check failed: The referrer does not match the host." in log
     assert https_person.referers_sent[-1] == proxied_webapp.url("/")
@@ -86,8 +86,8 @@ def test_the_app_believes_nginx_forwarded_headers_and_not_the_clients(
 
 
 @pytest.fixture(scope="module")
-def untrusting_gunicorn(tenant, tmp_path_factory) -> Iterator[GunicornProcess]:
-    """gunicorn reached directly, with TRUSTED_PROXIES unset (0), as it must be without a proxy."""
+def untrusting_server(tenant, tmp_path_factory) -> Iterator[ServedApp]:
+    """`ciam-webapp serve` (granian) reached directly, with TRUSTED_PROXIES unset (0), as it must be without a proxy."""
     port = free_port()
     public_url = f"http://localhost:{port}"
     register_app_urls(tenant, public_url)
@@ -96,13 +96,13 @@ def untrusting_gunicorn(tenant, tmp_path_factory) -> Iterator[GunicornProcess]:
         tenant, public_url=public_url, instance_dir=workdir / "instance", secret_key=secrets.token_hex(32)
     )
     SUITE_SECRETS.add(environment["SECRET_KEY"])
-    served = start_gunicorn(environment, port=port, workers=1, timeout=GUNICORN_TIMEOUT, workdir=workdir)
+    served = start_served_app(environment, port=port, workers=1, timeout=GUNICORN_TIMEOUT, workdir=workdir)
     yield served
     served.stop()
 
 
-def test_forwarded_headers_sent_straight_to_gunicorn_without_trusted_proxies_are_ignored(
-    untrusting_gunicorn, tenant, customer
+def test_forwarded_headers_sent_straight_to_the_server_without_trusted_proxies_are_ignored(
+    untrusting_server, tenant, customer
 ):
     claims_https = {
         "X-Forwarded-Proto": "https",
@@ -111,13 +111,13 @@ def test_forwarded_headers_sent_straight_to_gunicorn_without_trusted_proxies_are
         "X-Forwarded-For": "203.0.113.7",
     }
     person = Person(tenant.ca_bundle)
-    home = sign_in(person, untrusting_gunicorn, tenant, customer.email, customer.password)
+    home = sign_in(person, untrusting_server, tenant, customer.email, customer.password)
     with extra_headers(person, claims_https):
-        response = person.http.get(untrusting_gunicorn.url("/claims"), timeout=15)
-        start = person.http.get(untrusting_gunicorn.url("/auth/sign-in"), allow_redirects=False, timeout=15)
+        response = person.http.get(untrusting_server.url("/claims"), timeout=15)
+        start = person.http.get(untrusting_server.url("/auth/sign-in"), allow_redirects=False, timeout=15)
         # Judged as the plain HTTP it is: no strict Referer check for a form without Referer.
         signed_out = person.submit(home, form=sign_out_form(home))
-    person.http.close()  # an open keep-alive connection would hold gunicorn's graceful shutdown
+    person.http.close()  # an open keep-alive connection would hold the graceful shutdown
     assert response.status_code == 200
     assert "Strict-Transport-Security" not in response.headers
     assert start.headers["Set-Cookie"].startswith("ciam.auth.") and "Secure" not in start.headers["Set-Cookie"]
@@ -244,8 +244,8 @@ def test_access_log_records_no_query_string_and_no_referer(proxied_webapp, https
         assert "?" not in line and "code=" not in line and "state=" not in line, line
         assert referer not in line, line
 
-    log = proxied_webapp.gunicorn.log_text()
-    assert "Booting worker" in log and "Traceback" not in log
+    log = proxied_webapp.served.log_text()
+    assert "Spawning worker-1" in log and "Traceback" not in log  # granian started its worker
     for secret in (tenant.client_secret, proxied_webapp.environment["SECRET_KEY"], customer.password):
         assert secret not in log
     assert not JWT.search(log) and "code=" not in log

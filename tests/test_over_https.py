@@ -38,9 +38,9 @@ def set_cookies(response: requests.Response) -> list[SetCookie]:
 
 
 def logged(site, app_logs) -> str:
-    """What the app logged: gunicorn's output behind nginx, the captured log in this process."""
-    gunicorn = getattr(site, "gunicorn", None)
-    return gunicorn.log_text() if gunicorn is not None else app_logs.text
+    """What the app logged: the server's output behind nginx, the captured log in this process."""
+    served = getattr(site, "served", None)
+    return served.log_text() if served is not None else app_logs.text
 
 
 def sign_out_form(page):

@@ -1,4 +1,4 @@
-"""`ciam-webapp`: run the app (development server) or serve it with gunicorn."""
+"""`ciam-webapp`: run the app (development server) or serve it (granian, or gunicorn on request)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .config import ConfigError, Settings
+from .serving import DEFAULT_WORKER_LIFETIME, MINIMUM_WORKER_LIFETIME
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,12 +15,31 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="development server (one process, reloads nothing)")
     run.add_argument("--host", default="localhost")
     run.add_argument("--port", type=int, default=5000)
-    serve = commands.add_parser("serve", help="production server: gunicorn with several workers")
+    serve = commands.add_parser(
+        "serve", help="production server: several workers on granian (default) or gunicorn gthread"
+    )
     serve.add_argument("--bind", default="0.0.0.0:8000")  # noqa: S104 - a server binds where it is told
     serve.add_argument("--workers", type=int, default=2)
-    serve.add_argument("--timeout", type=int, default=30, help="seconds before a hung worker is replaced")
     serve.add_argument(
-        "--max-requests", type=int, default=2000, help="requests after which a worker is replaced (10%% jitter)"
+        "--server",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="granian (default, about half the CPU per request) or gunicorn gthread (where a platform expects it)",
+    )
+    serve.add_argument(
+        "--worker-lifetime",
+        type=int,
+        default=DEFAULT_WORKER_LIFETIME,
+        help=f"granian only: seconds before a worker is replaced, new one first (at least {MINIMUM_WORKER_LIFETIME})",
+    )
+    serve.add_argument(
+        "--timeout", type=int, default=30, help="gunicorn only: seconds before a worker with no heartbeat is replaced"
+    )
+    serve.add_argument(
+        "--max-requests",
+        type=int,
+        default=2000,
+        help="gunicorn only: requests after which a worker is replaced (10%% jitter)",
     )
     commands.add_parser("check", help="validate the configuration and exit")
     args = parser.parse_args(argv)
@@ -37,12 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     from . import create_app
 
     if args.command == "serve":
-        from .gunicorn_app import serve_with_gunicorn
-
         try:
-            serve_with_gunicorn(
-                settings, bind=args.bind, workers=args.workers, timeout=args.timeout, max_requests=args.max_requests
-            )
+            if args.server == "gunicorn":
+                from .gunicorn_app import serve_with_gunicorn
+
+                serve_with_gunicorn(
+                    settings, bind=args.bind, workers=args.workers, timeout=args.timeout, max_requests=args.max_requests
+                )
+            else:
+                from .granian_app import serve_with_granian
+
+                serve_with_granian(settings, bind=args.bind, workers=args.workers, worker_lifetime=args.worker_lifetime)
         except ConfigError as exc:
             print(f"Configuration error: {exc}", file=sys.stderr)
             return 2

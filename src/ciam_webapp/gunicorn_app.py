@@ -1,4 +1,4 @@
-"""`ciam-webapp serve`: gunicorn with several workers, configured from our settings.
+"""`ciam-webapp serve --server gunicorn`: gunicorn gthread with several workers, configured from our settings.
 
 Each worker builds its own app after the fork (no preloading), so every worker has its own Redis
 connection pool and HTTP sessions: sockets are never shared between processes. What the master
@@ -10,7 +10,6 @@ of machines) or the embedded store's folder (workers of one machine only).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import threading
@@ -21,10 +20,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .config import ConfigError, Settings
+from .config import Settings
+from .serving import WORKER_THREADS, compile_templates, import_web_modules, with_outbound_call_limit
 
-# Threads per worker: a request mostly waits on the tenant, Graph or Redis, so a worker serves several.
-WORKER_THREADS = 4
 SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
 
 
@@ -86,14 +84,8 @@ def keep_the_worker_count_after_recycling(arbiter: Any, worker: Any) -> None:
 
 
 def compile_templates_before_serving(worker: Any) -> None:
-    """gunicorn's post_worker_init hook, in a new worker before it accepts: compile every template
-    now. Otherwise its first page views do it, several threads at once (about 12 ms of CPU each for
-    the claims page), and a fresh worker's first requests are its slowest."""
-    environment = getattr(worker.wsgi, "jinja_env", None)
-    if environment is None:
-        return
-    for name in environment.list_templates(extensions=("html",)):
-        environment.get_template(name)
+    """gunicorn's post_worker_init hook, in a new worker before it accepts."""
+    compile_templates(worker.wsgi)
 
 
 def gunicorn_options(*, bind: str, workers: int, timeout: int, max_requests: int = 2000) -> dict[str, Any]:
@@ -126,38 +118,6 @@ def gunicorn_options(*, bind: str, workers: int, timeout: int, max_requests: int
         # Worker heartbeats in memory: a disk-backed /tmp (containers, App Service) can stall them.
         options["worker_tmp_dir"] = SHARED_MEMORY_DIR
     return options
-
-
-def with_outbound_call_limit(settings: Settings, threads: int = WORKER_THREADS) -> Settings:
-    """At most threads - 1 outbound calls per worker, so however long the tenant or Graph hangs, one
-    thread stays free for /healthz, static files and pages that need neither."""
-    if settings.outbound_call_limit is None:
-        return dataclasses.replace(settings, outbound_call_limit=max(1, threads - 1))
-    if settings.outbound_call_limit >= threads:
-        raise ConfigError(
-            f"OUTBOUND_CALL_LIMIT is {settings.outbound_call_limit}, but a worker has {threads} threads: "
-            f"set it below {threads} (or unset it for {threads - 1}), so a hanging tenant cannot hold "
-            "every thread and starve /healthz"
-        )
-    return settings
-
-
-def import_web_modules() -> None:
-    """Imported once, in the master: a worker forked to replace a recycled one (every ~2,000
-    requests) then starts by building the app (~10 ms of CPU) instead of importing Flask-WTF,
-    Flask-Limiter, WTForms and the views first (~30 ms more) while its queued requests wait.
-    Modules hold code, not sockets, so sharing them across the fork is safe."""
-    from .web import (  # noqa: F401
-        auth,
-        browser_session,
-        errors,
-        health,
-        main,
-        profile,
-        provider_features,
-        rate_limits,
-        security,
-    )
 
 
 def serve_with_gunicorn(

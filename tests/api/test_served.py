@@ -13,7 +13,7 @@ import requests
 from tests.api.test_with_emulator import obo_count, token_for, user_in_tenant
 from tests.emulator.conftest import LiveEmulator, ScriptedBrowser
 from tests.scale.conftest import PrivateRedis
-from tests.support.gunicorn_process import start_gunicorn
+from tests.support.served_app import start_served_app
 from tests.support.servers import free_port
 from tests.support.site_tls import make_site_certificate
 
@@ -40,7 +40,7 @@ def test_overlapping_edits_over_https_share_one_exchange_across_workers(
         "OBO_CACHE_REDIS_URL": private_redis.url,
         "HTTP_TIMEOUT": "5",
     }
-    served = start_gunicorn(
+    served = start_served_app(
         environment,
         port=free_port(),
         workers=2,

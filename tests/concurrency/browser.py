@@ -75,7 +75,7 @@ class Sent:
 
 class Browser:
     def __init__(self, app: Any, tenant: Any, email: str, password: str) -> None:
-        self.app = app  # an AppOnThread, WebApp or GunicornProcess: has .url() and .settings
+        self.app = app  # an AppOnThread, WebApp or ServedApp: has .url() and .settings
         self.tenant = tenant
         self.email = email
         self.password = password

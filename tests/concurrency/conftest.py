@@ -20,8 +20,8 @@ from tests.scale.conftest import (  # noqa: F401 - private_redis, shared_redis a
     shared_redis,
     start_instance,
 )
-from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from tests.support.registration import register_app_urls
+from tests.support.served_app import ServedApp, app_environment, start_served_app
 from tests.support.servers import AppOnThread
 
 STORES = ("embedded", "redis")
@@ -125,11 +125,11 @@ def remember_cookies(*jars: Any) -> None:
 
 
 @pytest.fixture()
-def serve_app(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., GunicornProcess]]:
+def serve_app(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ServedApp]]:
     """`serve_app(workers=2, **env)` starts `ciam-webapp serve` with the test tenant's settings plus `env`."""
-    started: list[GunicornProcess] = []
+    started: list[ServedApp] = []
 
-    def serve(*, workers: int = 2, **env: str) -> GunicornProcess:
+    def serve(*, workers: int = 2, **env: str) -> ServedApp:
         workdir = tmp_path_factory.mktemp("served")
         port = free_port()
         base_url = f"http://localhost:{port}"
@@ -144,7 +144,7 @@ def serve_app(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Itera
             # As for every app of the suite (tests/conftest.py app_settings); a test may set its own.
             **{"SIGN_IN_RATE_LIMIT": "100000 per minute", **env},
         )
-        served = start_gunicorn(environment, port=port, workers=workers, timeout=30, workdir=workdir)
+        served = start_served_app(environment, port=port, workers=workers, timeout=30, workdir=workdir)
         started.append(served)
         return served
 

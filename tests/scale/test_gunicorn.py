@@ -13,16 +13,16 @@ import requests
 
 from tests.conftest import SUITE_SECRETS, free_port
 from tests.scale.conftest import session_id
-from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from tests.support.journeys import sign_in
 from tests.support.person import Person
 from tests.support.registration import register_app_urls
+from tests.support.served_app import ServedApp, app_environment, start_served_app
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")
 
 
 @pytest.fixture()
-def served(tenant, private_redis, tmp_path) -> Iterator[GunicornProcess]:
+def served(tenant, private_redis, tmp_path) -> Iterator[ServedApp]:
     port = free_port()
     base_url = f"http://localhost:{port}"
     register_app_urls(tenant, base_url)
@@ -36,7 +36,7 @@ def served(tenant, private_redis, tmp_path) -> Iterator[GunicornProcess]:
         SESSION_TYPE="redis",
         REDIS_URL=private_redis.url,
     )
-    served = start_gunicorn(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
+    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path, server="gunicorn")
     yield served
     served.stop()
 

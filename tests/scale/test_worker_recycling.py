@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from tests.conftest import SUITE_SECRETS, free_port
-from tests.support.gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from tests.support.journeys import sign_in
 from tests.support.registration import register_app_urls
+from tests.support.served_app import ServedApp, app_environment, start_served_app
 
 MAX_REQUESTS = 20  # gunicorn adds up to 10% jitter
 PAUSE_SECONDS = 4.0  # below the read timeout (HTTP_TIMEOUT 5 s), so the profile page still succeeds
@@ -28,7 +28,7 @@ WORST_ALLOWED_SECONDS = 2.0  # a replacement's start, with room for a busy machi
 
 
 @pytest.fixture()
-def served(tenant, tmp_path) -> Iterator[GunicornProcess]:
+def served(tenant, tmp_path) -> Iterator[ServedApp]:
     port = free_port()
     base_url = f"http://localhost:{port}"
     register_app_urls(tenant, base_url)
@@ -37,8 +37,8 @@ def served(tenant, tmp_path) -> Iterator[GunicornProcess]:
     environment = app_environment(
         tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
     )
-    served = start_gunicorn(
-        environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=MAX_REQUESTS
+    served = start_served_app(
+        environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=MAX_REQUESTS, server="gunicorn"
     )
     yield served
     served.stop()

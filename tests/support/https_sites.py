@@ -1,7 +1,7 @@
 """The app reached over HTTPS, the two ways production serves it:
 
 - directly over TLS (the app's own server holds the certificate), in this process;
-- behind nginx, which terminates TLS in front of `ciam-webapp serve` (gunicorn, TRUSTED_PROXIES=1),
+- behind nginx, which terminates TLS in front of `ciam-webapp serve` (granian, TRUSTED_PROXIES=1),
   running the committed deploy/nginx/ciam-webapp.conf.
 
 Each listens on its own port, so its redirect URIs are added to the emulator's web app
@@ -19,13 +19,13 @@ from werkzeug.serving import make_server as make_wsgi_server
 
 from ciam_webapp import create_app
 
-from .gunicorn_process import GunicornProcess, app_environment, start_gunicorn
 from .nginx import NginxServer, start_nginx
 from .registration import register_app_urls
+from .served_app import ServedApp, app_environment, start_served_app
 from .servers import AppOnThread, ServerThread, free_port
 from .site_tls import SITE_HOST, SiteCertificate
 
-GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --timeout 60`
+GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --server gunicorn --timeout 60` (granian ignores it)
 
 
 def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: Any, instance_dir: Path) -> AppOnThread:
@@ -43,10 +43,10 @@ def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: An
 
 @dataclass
 class ProxiedApp:
-    """nginx (TLS) → gunicorn (`ciam-webapp serve`, TRUSTED_PROXIES=1), as deployed."""
+    """nginx (TLS) → `ciam-webapp serve` (granian, TRUSTED_PROXIES=1), as deployed."""
 
     nginx: NginxServer
-    gunicorn: GunicornProcess
+    served: ServedApp
     environment: dict[str, str] = field(repr=False)
 
     @property
@@ -58,16 +58,16 @@ class ProxiedApp:
 
     def stop(self) -> None:
         self.nginx.stop()
-        self.gunicorn.stop()
+        self.served.stop()
 
 
 def start_proxied_app(
     tenant: Any, certificate: SiteCertificate, workdir: Path, *, http_timeout: str = "3", **overrides: str
 ) -> ProxiedApp:
     """`overrides`: more settings for the app (e.g. PROFILE_API_URL for API mode)."""
-    gunicorn_port = free_port()
+    server_port = free_port()
     nginx = start_nginx(
-        upstream=f"127.0.0.1:{gunicorn_port}",
+        upstream=f"127.0.0.1:{server_port}",
         certificate=certificate.cert_chain,
         private_key=certificate.private_key,
         keep_logs_in=workdir / "nginx-logs",
@@ -83,10 +83,10 @@ def start_proxied_app(
             HTTP_TIMEOUT=http_timeout,
             **overrides,
         )
-        gunicorn = start_gunicorn(
-            environment, port=gunicorn_port, workers=2, timeout=GUNICORN_TIMEOUT, workdir=workdir / "gunicorn"
+        served = start_served_app(
+            environment, port=server_port, workers=2, timeout=GUNICORN_TIMEOUT, workdir=workdir / "server"
         )
     except BaseException:
         nginx.stop()
         raise
-    return ProxiedApp(nginx=nginx, gunicorn=gunicorn, environment=environment)
+    return ProxiedApp(nginx=nginx, served=served, environment=environment)

@@ -137,7 +137,7 @@ def test_every_prepared_callback_is_sent_once_over_kept_alive_connections_and_re
 
 
 def test_the_report_sets_the_callback_under_load_against_the_bare_page_and_beside_its_target():
-    results = Results(gunicorn_options={}, seconds_per_run=5.0)
+    results = Results(server_options={}, seconds_per_run=5.0)
     results.load += [_bare(1, 1000), _bare(8, 1500)]
     results.callback_load = [_cell(8, 600, 5.0, cpu_ms=5.75, failures=2), _cell(1, 300, 3.0, cpu_ms=5.0)]
     results.callback = CallbackCpu(cpu=Distribution(300, 3.43, 4.89, 3.5), wall=Distribution(300, 9.0, 12.0, 9.5))
@@ -150,12 +150,12 @@ def test_the_report_sets_the_callback_under_load_against_the_bare_page_and_besid
         "| 8 | 600 | 120 | 10.0 | 40.0 | 5.75 | 4.00 | 2 | 0.08× |",
     ]
     [target] = [line for line in issue16.targets_section(results) if "sign-in callback" in line]
-    assert "3.43 ms (p99 4.89 ms) in-process; under load (mean, all gunicorn processes): " in target
+    assert "3.43 ms (p99 4.89 ms) in-process; under load (mean, all server processes): " in target
     assert "5.00 ms at 1, 5.75 ms at 8 (2 failed)" in target
     assert "## Sign-in callback under load" in report.markdown(results, "")
 
 
 def test_without_callback_cells_the_report_has_no_such_section():
-    results = Results(gunicorn_options={}, seconds_per_run=5.0)
+    results = Results(server_options={}, seconds_per_run=5.0)
     assert issue16.callback_load_section(results) == []
     assert "under load" not in report.markdown(results, "")

@@ -47,7 +47,7 @@ def _load(subject: str, concurrency: int, req_per_s: float, cpu_ms: float) -> Lo
 
 
 def _run(baseline: report.Baseline | None) -> Results:
-    results = Results(gunicorn_options={}, seconds_per_run=5.0, baseline=baseline)
+    results = Results(server_options={}, seconds_per_run=5.0, baseline=baseline)
     for concurrency in (1, 8, 32):
         results.load += [
             _load(BARE_PAGE, concurrency, 1000, 1.0),
@@ -251,7 +251,7 @@ def test_the_report_shows_the_edit_in_api_mode_next_to_direct_mode():
         ],
         latency=[EditLatency(DIRECT, 5, 70.0, 180.0, 87.5), EditLatency(API, 5, 124.6, 203.0, 132.6)],
     )
-    results = Results(gunicorn_options={}, seconds_per_run=1.0, api_mode=measured)
+    results = Results(server_options={}, seconds_per_run=1.0, api_mode=measured)
     text = report.markdown(results, "")
     section = text[text.index("## The profile edit: API mode next to direct mode") :]
     rows = [line for line in section.splitlines() if line.startswith(("| direct", "| API"))]

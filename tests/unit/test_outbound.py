@@ -16,8 +16,8 @@ import requests
 from ciam_core.graph import GraphUnavailable
 from ciam_webapp.config import ConfigError, Settings
 from ciam_webapp.graph import GraphClient
-from ciam_webapp.gunicorn_app import WORKER_THREADS, with_outbound_call_limit
 from ciam_webapp.outbound import Bulkhead, OutboundCallsExhausted, OutboundSession
+from ciam_webapp.serving import WORKER_THREADS, with_outbound_call_limit
 from tests.unit.test_config import VALID
 
 

@@ -1,9 +1,12 @@
-"""`ciam-webapp serve` (gunicorn) as a subprocess, configured by its environment alone, as in production."""
+"""`ciam-webapp serve` (granian by default, gunicorn with server="gunicorn") or `ciam-api serve` as a
+subprocess, configured by its environment alone, as in production."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,13 +53,20 @@ def serve_command(program: str = "ciam-webapp") -> list[str]:
 
 
 @dataclass
-class GunicornProcess:
+class ServedApp:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
     environment: Mapping[str, str]  # the whole configuration it was started with
     scheme: str = "http"  # "https" when served with --certfile/--keyfile (the mfa-app API)
     ca_bundle: str | None = None  # what a client must trust to reach it over https
+    unix_socket: Path | None = None  # served on this Unix socket instead of the port (--bind unix:PATH)
+
+    def connection(self, timeout: float = 10) -> http.client.HTTPConnection:
+        """A new HTTP connection to the server itself, over its Unix socket or its port."""
+        if self.unix_socket is not None:
+            return UnixSocketConnection(self.unix_socket, timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     @property
     def address(self) -> str:
@@ -64,7 +74,7 @@ class GunicornProcess:
 
     @property
     def direct_url(self) -> str:
-        """gunicorn itself, bypassing any proxy."""
+        """The server itself, bypassing any proxy."""
         return f"{self.scheme}://localhost:{self.port}"
 
     base_url = direct_url
@@ -80,13 +90,17 @@ class GunicornProcess:
         """The settings the served app reads from its environment."""
         return Settings.from_mapping(self.environment)
 
+    def reload_workers(self) -> None:
+        """granian's graceful restart: SIGHUP to the master replaces the workers one by one, new first."""
+        self.process.send_signal(signal.SIGHUP)
+
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
         return [int(pid) for pid in children.split()]
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown
+            self.process.send_signal(signal.SIGTERM)  # granian and gunicorn: graceful shutdown
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -94,7 +108,7 @@ class GunicornProcess:
                 self.process.wait(timeout=5)
 
 
-def start_gunicorn(
+def start_served_app(
     environment: Mapping[str, str],
     *,
     port: int,
@@ -104,54 +118,87 @@ def start_gunicorn(
     program: str = "ciam-webapp",
     certificate: tuple[Path, Path, Path] | None = None,
     max_requests: int | None = None,
-) -> GunicornProcess:
+    server: str | None = None,
+    unix_socket: Path | None = None,
+) -> ServedApp:
     """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
 
-    `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`)."""
+    `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`).
+    `server`: "gunicorn" for `ciam-webapp serve --server gunicorn`; by default the command's own default
+    (granian for `ciam-webapp`; `ciam-api` has gunicorn only and no --server).
+    `unix_socket`: bind that instead of the port (reach it with `ServedApp.connection()`)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "gunicorn.log"
+    log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
                 *serve_command(program),
                 "serve",
-                "--bind", f"127.0.0.1:{port}",
+                "--bind", f"unix:{unix_socket}" if unix_socket else f"127.0.0.1:{port}",
                 "--workers", str(workers),
                 "--timeout", str(timeout),
                 *(["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])] if certificate else []),
                 *(["--max-requests", str(max_requests)] if max_requests else []),
+                *(["--server", server] if server else []),
             ],
             cwd=workdir,  # no .env here: the environment is the whole configuration
             env=dict(environment),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    served = GunicornProcess(
+    served = ServedApp(
         process,
         port,
         log_path,
         dict(environment),
         scheme="https" if certificate else "http",
         ca_bundle=str(certificate[2]) if certificate else None,
+        unix_socket=unix_socket,
     )
     try:
         _wait_until_healthy(served)
     except BaseException:
-        served.stop()  # never leave a gunicorn behind a failed start
+        served.stop()  # never leave a server behind a failed start
         raise
     return served
 
 
-def _wait_until_healthy(served: GunicornProcess, timeout: float = 30.0) -> None:
+def _wait_until_healthy(served: ServedApp, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if served.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{served.log_text()[-3000:]}")
+            raise AssertionError(f"the server exited:\n{served.log_text()[-3000:]}")
         try:
-            verify: str | bool = served.ca_bundle or True
-            if requests.get(f"{served.direct_url}/healthz", timeout=2, verify=verify).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
+            if served.unix_socket is not None:
+                if _status_over_socket(served, "/healthz") == 200:
+                    return
+            else:
+                verify: str | bool = served.ca_bundle or True
+                if requests.get(f"{served.direct_url}/healthz", timeout=2, verify=verify).status_code == 200:
+                    return
+        except (requests.ConnectionError, requests.Timeout, OSError):
             pass  # not listening yet, or its workers are still booting
         time.sleep(0.1)
-    raise AssertionError(f"gunicorn did not answer /healthz within {timeout} s")
+    raise AssertionError(f"the server did not answer /healthz within {timeout} s")
+
+
+class UnixSocketConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket (what nginx's `proxy_pass http://unix:PATH` speaks)."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def _status_over_socket(served: ServedApp, path: str) -> int:
+    connection = served.connection(timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
