@@ -1,7 +1,7 @@
 """Races and floods: several requests from one browser at once, and many browsers at once.
 
 Every test here runs over real HTTP against a running app and the local tenant, on the embedded
-session store and on Redis, and repeats its scenario at least 50 times with no failure allowed:
+session store and on Redis, and repeats its scenario 30 times with no failure allowed:
 
 - test_sign_out_race: a page still loading during sign-out cannot bring the session back;
 - test_step_up_race: an MFA step-up survives the favicon and other pages loading beside its callback;

@@ -22,7 +22,7 @@ from tests.concurrency.browser import Browser, Rounds
 from tests.conftest import SUITE_SECRETS
 
 BROWSERS = 10
-ROUNDS = 5  # 50 repetitions
+ROUNDS = 3  # 30 repetitions
 CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/"}
 
 

@@ -17,7 +17,7 @@ from tests.concurrency.browser import PENDING_COOKIE_PREFIX, SESSION_COOKIE, Bro
 from tests.conftest import SUITE_SECRETS
 
 BROWSERS = 5
-ROUNDS = 10  # 50 repetitions
+ROUNDS = 6  # 30 repetitions
 
 
 def _signed_out(browser: Browser) -> None:

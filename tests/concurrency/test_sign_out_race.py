@@ -21,7 +21,7 @@ from tests.concurrency.browser import SESSION_COOKIE, TIMEOUT, Browser, Rounds, 
 from tests.conftest import SUITE_SECRETS
 
 BROWSERS = 10
-ROUNDS = 5  # 50 repetitions
+ROUNDS = 3  # 30 repetitions
 GRAPH_DELAY_SECONDS = 0.8  # long enough for all ten sign-outs to land while the pages wait
 
 

@@ -19,7 +19,7 @@ from tests.concurrency.browser import SESSION_COOKIE, Browser, Rounds, Stats
 from tests.conftest import SUITE_SECRETS
 
 BROWSERS = 10
-ROUNDS = 5  # 50 repetitions
+ROUNDS = 3  # 30 repetitions
 
 
 def _step_up_until_callback(browser: Browser) -> None:
