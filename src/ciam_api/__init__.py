@@ -18,6 +18,7 @@ from ciam_core.discovery import MetadataProvider
 from ciam_core.errors import ProviderUnavailable
 from ciam_core.graph import GraphClient
 from ciam_core.jwks import JwksCache
+from ciam_core.outbound import Bulkhead
 
 from .access_tokens import AccessTokenValidator
 from .config import ConfigError, Settings
@@ -28,6 +29,10 @@ from .profile import ProfileService
 __all__ = ["ApiServices", "ConfigError", "Settings", "create_app"]
 
 MAX_BODY_BYTES = 64 * 1024
+# Outbound calls in flight per process when the server sets no bound (`ciam-api serve` sets its
+# threads - 1): the development server starts a thread per request, so there the bound only stops a
+# runaway, it cannot keep a thread free.
+DEFAULT_OUTBOUND_CALL_LIMIT = 32
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +45,10 @@ class ApiServices:
     profiles: ProfileService
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, outbound_call_limit: int | None = None) -> Flask:
+    """`outbound_call_limit`: calls to the tenant and Graph in flight at once in this process (the
+    web app's rule, issue 13): one less for each destination, so a hanging Graph leaves a slot for
+    the tenant and the reverse, and a hanging destination never holds every thread."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # JSON only: no static files
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
@@ -52,8 +60,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     configure_logging(app, settings.log_level)
 
-    tenant_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle)
-    graph_http = OutboundSession(timeout=settings.http_timeout, ca_bundle=settings.ca_bundle, retry=graph_retry())
+    limit = outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT
+    every_call = Bulkhead(limit, "outbound")
+    tenant_http = OutboundSession(
+        timeout=settings.http_timeout,
+        ca_bundle=settings.ca_bundle,
+        bulkheads=(Bulkhead(max(1, limit - 1), "tenant"), every_call),
+    )
+    graph_http = OutboundSession(
+        timeout=settings.http_timeout,
+        ca_bundle=settings.ca_bundle,
+        retry=graph_retry(),
+        bulkheads=(Bulkhead(max(1, limit - 1), "Graph"), every_call),
+    )
     metadata = MetadataProvider(settings.authority, tenant_http)
     jwks = JwksCache(metadata, tenant_http)
     warm_up(jwks)

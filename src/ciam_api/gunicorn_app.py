@@ -15,6 +15,9 @@ from gunicorn.app.base import BaseApplication
 
 from .config import Settings
 
+# Threads per worker: a request mostly waits on the tenant or Graph, so a worker serves several; at
+# most WORKER_THREADS - 1 of them wait on an outbound call, so one stays free for /healthz.
+WORKER_THREADS = 4
 SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
 
 
@@ -38,9 +41,8 @@ def gunicorn_options(
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
-        # A request mostly waits on the tenant or Graph, so a worker serves several at once.
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": WORKER_THREADS,
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
@@ -73,4 +75,4 @@ def serve_with_gunicorn(
     from . import create_app
 
     options = gunicorn_options(bind=bind, workers=workers, timeout=timeout, certfile=certfile, keyfile=keyfile)
-    GunicornServer(lambda: create_app(settings), options).run()
+    GunicornServer(lambda: create_app(settings, outbound_call_limit=WORKER_THREADS - 1), options).run()
