@@ -31,12 +31,12 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3).status != 200)"]
-# granian, several workers, through our own command (it applies the settings in granian_app.py;
-# `--server gunicorn` for gunicorn gthread instead). Port 8000 is the app server itself, which must
-# never face clients directly: publish it only to the platform's front end (App Service) or to nginx
-# (deploy/nginx/ciam-webapp.conf), which hold slow clients and cut them off. `docker kill -s HUP`
-# restarts the workers one by one, each new one started before the old one stops. With 2 or more
-# workers also run the container with `--sysctl net.ipv4.tcp_migrate_req=1` (Linux 5.14+): each
-# worker listens on its own SO_REUSEPORT socket, and a connection still queued on a stopping
-# worker's socket is otherwise reset instead of handed to another worker.
+# gunicorn gthread, several workers, through our own command (it applies the settings in
+# gunicorn_app.py): its restarts and recycling (max_requests) lose no connection, all workers share
+# one listening socket. Port 8000 is the app server itself, which must never face clients directly:
+# a few connections sending their headers slowly hold all its threads. Publish it only to the
+# platform's front end (App Service) or to nginx (deploy/nginx/ciam-webapp.conf), which hold slow
+# clients and cut them off. `--server granian` serves with about half the CPU per request, but its
+# restart can close a connection a stopping worker has just accepted (README, Deploying); with it and
+# 2 or more workers also run the container with `--sysctl net.ipv4.tcp_migrate_req=1` (Linux 5.14+).
 CMD ["ciam-webapp", "serve", "--bind", "0.0.0.0:8000", "--workers", "2"]

@@ -43,7 +43,7 @@ $(INTEROP_STAMP): $(INTEROP_OP)/package.json $(INTEROP_OP)/package-lock.json
 	cd $(INTEROP_OP) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian's nginx runs deploy/nginx/ciam-webapp.conf in front of gunicorn in the proxy tests
+# Debian's nginx runs deploy/nginx/ciam-webapp.conf in front of `ciam-webapp serve` (gunicorn) in the proxy tests
 # (nginx-light where Debian still ships it, else nginx).
 nginx:
 	@test -x $(NGINX) || { \
@@ -63,7 +63,8 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks
 
 # Debian's wrk is the load generator and valgrind (callgrind) counts instructions; matplotlib and
-# pyinstrument come from the `bench` extra (granian is a main dependency). About 15 minutes on 2 cores.
+# pyinstrument come from the `bench` extra (granian, the compared server, is a main dependency: `serve
+# --server granian`). About 15 minutes on 2 cores.
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v valgrind >/dev/null && command -v gcc >/dev/null || { \
 	  echo "Installing Debian's wrk, valgrind and gcc for the benchmarks..."; \

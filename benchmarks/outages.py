@@ -12,7 +12,7 @@ and 20 signed-in people. Then, one after the other, for SECONDS each (default 15
 - Graph hanging: every Graph request held for 20 s (the emulator's Graph faults);
 - Redis down: the redis-server killed, then started again (empty);
 - worker replaced during a tenant outage: the tenant hangs, a worker is killed, the server's master
-  (granian, as `ciam-webapp serve` runs) starts a new one.
+  (gunicorn, as `ciam-webapp serve` runs by default) forks a new one.
 
 Meanwhile each person loads /profile (a cached token, then Graph) and then finishes a sign-in with a
 made-up code (a token request), once a second; a health check probes /healthz on a new connection

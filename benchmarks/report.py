@@ -468,7 +468,7 @@ def markdown(results: Results, notes: str, *, plot_link: str = "../docs/bench-th
         "## Throughput and latency",
         "",
         f"wrk (a separate C process) on loopback, {results.seconds_per_run:g} s per cell after a warm-up; "
-        "every subject served as `ciam-webapp serve` serves the app (`ciam_webapp.granian_app`) with "
+        "every subject served as `ciam-webapp serve` serves the app by default (`ciam_webapp.gunicorn_app`) with "
         + ", ".join(f"`{k}={v}`" for k, v in results.server_options.items())
         + f". {results.rounds} rounds interleave every subject at every level and each cell shows its best round "
         "(other work on the machine can only slow a cell down), so every ratio compares cells measured in "

@@ -1,9 +1,10 @@
 """`make bench`: what the identity layer costs, measured against a bare Flask app in the same run.
 
 Everything runs on loopback and stops by itself: the emulator (its own process), the app and the
-bare baseline (each on granian as `ciam-webapp serve` runs it, same options), wrk as the load
-generator, then in-process measurements of the sign-in callback, session sizes and tenant round trips. Prints a
-table, writes benchmarks/results.md and docs/bench-throughput.png.
+bare baseline (each on gunicorn gthread as `ciam-webapp serve` runs it by default, same options), wrk
+as the load generator, then in-process measurements of the sign-in callback, session sizes and
+tenant round trips; then the same app on other servers (benchmarks/servers.py) and the recycle stall.
+Prints a table, writes benchmarks/results.md and docs/bench-throughput.png.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def measure(work: Path, args: argparse.Namespace) -> Results:
     finally:
         emulator.stop()
     if not args.no_servers:
-        print("The same app on granian, gunicorn gthread and gunicorn sync; the recycle stall...", flush=True)
+        print("The same app on gunicorn gthread, gunicorn sync and granian; the recycle stall...", flush=True)
         (work / "servers").mkdir()
         results.servers = servers.measure(
             work / "servers",
@@ -210,7 +211,7 @@ def throughput(
     args: argparse.Namespace,
 ) -> None:
     tenant = emulator.tenant
-    print("Starting the app and the bare baseline under granian (ciam-webapp serve)...", flush=True)
+    print("Starting the app and the bare baseline under gunicorn gthread (ciam-webapp serve)...", flush=True)
     served = ServedSubject("app", served_port, served_values, work / "app.log")
     bare = ServedSubject("bare", bare_port, served_values, work / "bare.log")
     try:

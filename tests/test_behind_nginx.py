@@ -1,5 +1,5 @@
 """The app as deployed behind a TLS-terminating proxy: Debian's nginx running the committed
-deploy/nginx/ciam-webapp.conf in front of `ciam-webapp serve` (granian, TRUSTED_PROXIES=1).
+deploy/nginx/ciam-webapp.conf in front of `ciam-webapp serve` (gunicorn gthread, TRUSTED_PROXIES=1).
 
 What the proxy must get right, each proven through it: the app believes nginx's X-Forwarded-*
 (and never a client's), bodies over the app's limit stop at nginx, the app's own timeouts answer
@@ -87,7 +87,8 @@ def test_the_app_believes_nginx_forwarded_headers_and_not_the_clients(
 
 @pytest.fixture(scope="module")
 def untrusting_server(tenant, tmp_path_factory) -> Iterator[ServedApp]:
-    """`ciam-webapp serve` (granian) reached directly, with TRUSTED_PROXIES unset (0), as it must be without a proxy."""
+    """`ciam-webapp serve` (gunicorn gthread) reached directly, with TRUSTED_PROXIES unset (0), as it must be
+    without a proxy."""
     port = free_port()
     public_url = f"http://localhost:{port}"
     register_app_urls(tenant, public_url)
@@ -245,7 +246,7 @@ def test_access_log_records_no_query_string_and_no_referer(proxied_webapp, https
         assert referer not in line, line
 
     log = proxied_webapp.served.log_text()
-    assert "Spawning worker-1" in log and "Traceback" not in log  # granian started its worker
+    assert "Booting worker" in log and "Traceback" not in log  # gunicorn started its worker
     for secret in (tenant.client_secret, proxied_webapp.environment["SECRET_KEY"], customer.password):
         assert secret not in log
     assert not JWT.search(log) and "code=" not in log

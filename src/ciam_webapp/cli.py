@@ -1,4 +1,4 @@
-"""`ciam-webapp`: run the app (development server) or serve it (granian, or gunicorn on request)."""
+"""`ciam-webapp`: run the app (development server) or serve it (gunicorn gthread, or granian on request)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default="localhost")
     run.add_argument("--port", type=int, default=5000)
     serve = commands.add_parser(
-        "serve", help="production server: several workers on granian (default) or gunicorn gthread"
+        "serve", help="production server: several workers on gunicorn gthread (default) or granian"
     )
     serve.add_argument("--bind", default="0.0.0.0:8000")  # noqa: S104 - a server binds where it is told
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument(
         "--server",
-        choices=("granian", "gunicorn"),
-        default="granian",
-        help="granian (default, about half the CPU per request) or gunicorn gthread (where a platform expects it)",
+        choices=("gunicorn", "granian"),
+        default="gunicorn",
+        help="gunicorn gthread (default: its restarts lose no connection) or granian (about half the CPU per request,"
+        " but a restart can drop a connection it has just accepted)",
     )
     serve.add_argument(
         "--worker-lifetime",
@@ -58,16 +59,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         try:
-            if args.server == "gunicorn":
+            if args.server == "granian":
+                from .granian_app import serve_with_granian
+
+                serve_with_granian(settings, bind=args.bind, workers=args.workers, worker_lifetime=args.worker_lifetime)
+            else:
                 from .gunicorn_app import serve_with_gunicorn
 
                 serve_with_gunicorn(
                     settings, bind=args.bind, workers=args.workers, timeout=args.timeout, max_requests=args.max_requests
                 )
-            else:
-                from .granian_app import serve_with_granian
-
-                serve_with_granian(settings, bind=args.bind, workers=args.workers, worker_lifetime=args.worker_lifetime)
         except ConfigError as exc:
             print(f"Configuration error: {exc}", file=sys.stderr)
             return 2

@@ -1,5 +1,6 @@
-"""`ciam-webapp serve` (the default): granian, a Rust HTTP server, running the app through its WSGI
-interface in several worker processes.
+"""`ciam-webapp serve --server granian`: granian, a Rust HTTP server, running the app through its WSGI
+interface in several worker processes. About half gunicorn's CPU per request, but not the default:
+a restart can close, unanswered, a connection a stopping worker has just accepted (README "Deploying").
 
 As with gunicorn (gunicorn_app.py), each worker builds its own app after the fork, so sockets (Redis
 pools, HTTP sessions) are never shared between processes, while data is: the provider's discovery

@@ -1,4 +1,4 @@
-"""`ciam-webapp serve --server gunicorn`: gunicorn gthread with several workers, configured from our settings.
+"""`ciam-webapp serve` (the default): gunicorn gthread with several workers, configured from our settings.
 
 Each worker builds its own app after the fork (no preloading), so every worker has its own Redis
 connection pool and HTTP sessions: sockets are never shared between processes. What the master

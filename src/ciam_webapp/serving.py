@@ -1,4 +1,4 @@
-"""What `ciam-webapp serve` does whichever server runs the workers (granian by default, gunicorn on
+"""What `ciam-webapp serve` does whichever server runs the workers (gunicorn by default, granian on
 request): the per-worker thread count, the outbound-call bound that keeps a thread free for
 /healthz, the modules imported once in the master, and the template warm-up of a new worker."""
 

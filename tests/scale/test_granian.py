@@ -1,12 +1,14 @@
-"""Issue 16: `ciam-webapp serve` on granian (its default) keeps gunicorn's production properties.
+"""Issue 16: `ciam-webapp serve --server granian`, the opt-in server, and what it does and does not keep
+of gunicorn's production properties.
 
-A graceful restart (SIGHUP to the master: each worker replaced in turn, the new one started before
-the old one stops) makes no request wait, on a Unix socket; what it can lose is a connection a
-stopping worker accepted as its shutdown began, closed unanswered (granian 2.8.9; over TCP also
-what is queued on a stopping worker's own SO_REUSEPORT socket unless net.ipv4.tcp_migrate_req=1:
-README, Deploying); the provider's discovery document and
-signing keys are fetched once, in the master, however many workers start; a worker that dies is
-replaced.
+What it keeps: the provider's discovery document and signing keys are fetched once, in the master,
+however many workers start; a worker that dies is replaced. What it does not keep, and why gunicorn
+gthread stays the default: a graceful restart (SIGHUP to the master: each worker replaced in turn,
+the new one started before the old one stops) makes no request wait on a Unix socket, but it can
+close, unanswered, a connection a stopping worker accepted as its shutdown began (granian 2.8.9;
+over TCP also what is queued on a stopping worker's own SO_REUSEPORT socket unless
+net.ipv4.tcp_migrate_req=1: README, Deploying). The restart test pins that limitation down, so a
+granian release that makes it worse (or fixes it) shows here.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def served(tenant, tmp_path) -> Iterator[ServedApp]:
         tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
     )
     tenant.reset_stats()
-    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
+    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path, server="granian")
     yield served
     served.stop()
 
@@ -61,7 +63,13 @@ def served_on_socket(tenant, tmp_path) -> Iterator[ServedApp]:
         tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
     )
     served = start_served_app(
-        environment, port=0, workers=2, timeout=30, workdir=tmp_path, unix_socket=tmp_path / "app.sock"
+        environment,
+        port=0,
+        workers=2,
+        timeout=30,
+        workdir=tmp_path,
+        unix_socket=tmp_path / "app.sock",
+        server="granian",
     )
     yield served
     served.stop()
@@ -131,6 +139,10 @@ def _wait_for_new_workers(served: ServedApp, old: set[int]) -> set[int]:
 def test_a_graceful_restart_delays_no_request_and_drops_at_most_one_connection_per_stopping_worker(
     served_on_socket,
 ):
+    """Characterises granian's restart, not a guarantee of ours: no request waits or gets an error
+    answer, but up to one new connection per stopping worker is closed unanswered (behind nginx, a
+    502; a lost POST would be a lost sign-in callback or profile save). gunicorn, the default, loses
+    none (test_worker_recycling.py)."""
     served = served_on_socket
     old_workers = set(served.worker_pids())
     assert len(old_workers) == 2

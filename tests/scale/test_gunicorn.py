@@ -36,7 +36,7 @@ def served(tenant, private_redis, tmp_path) -> Iterator[ServedApp]:
         SESSION_TYPE="redis",
         REDIS_URL=private_redis.url,
     )
-    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path, server="gunicorn")
+    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
     yield served
     served.stop()
 

@@ -147,7 +147,7 @@ class Recycling:
             self.served.reload_workers()
 
 
-@pytest.fixture(params=["granian", "gunicorn"])
+@pytest.fixture(params=["gunicorn", "granian"])
 def recycling(request, tenant, tmp_path) -> Iterator[Recycling]:
     """One worker, replaced during the test."""
     port = free_port()

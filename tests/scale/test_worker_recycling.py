@@ -38,7 +38,7 @@ def served(tenant, tmp_path) -> Iterator[ServedApp]:
         tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
     )
     served = start_served_app(
-        environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=MAX_REQUESTS, server="gunicorn"
+        environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=MAX_REQUESTS
     )
     yield served
     served.stop()

@@ -1,7 +1,7 @@
 """The app reached over HTTPS, the two ways production serves it:
 
 - directly over TLS (the app's own server holds the certificate), in this process;
-- behind nginx, which terminates TLS in front of `ciam-webapp serve` (granian, TRUSTED_PROXIES=1),
+- behind nginx, which terminates TLS in front of `ciam-webapp serve` (gunicorn gthread, TRUSTED_PROXIES=1),
   running the committed deploy/nginx/ciam-webapp.conf.
 
 Each listens on its own port, so its redirect URIs are added to the emulator's web app
@@ -25,7 +25,7 @@ from .served_app import ServedApp, app_environment, start_served_app
 from .servers import AppOnThread, ServerThread, free_port
 from .site_tls import SITE_HOST, SiteCertificate
 
-GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --server gunicorn --timeout 60` (granian ignores it)
+GUNICORN_TIMEOUT = 60  # as the README's `ciam-webapp serve --timeout 60`
 
 
 def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: Any, instance_dir: Path) -> AppOnThread:
@@ -43,7 +43,7 @@ def start_tls_webapp(tenant: Any, certificate: SiteCertificate, settings_for: An
 
 @dataclass
 class ProxiedApp:
-    """nginx (TLS) → `ciam-webapp serve` (granian, TRUSTED_PROXIES=1), as deployed."""
+    """nginx (TLS) → `ciam-webapp serve` (gunicorn gthread, TRUSTED_PROXIES=1), as deployed."""
 
     nginx: NginxServer
     served: ServedApp

@@ -1,5 +1,5 @@
-"""`ciam-webapp serve` (granian by default, gunicorn with server="gunicorn") or `ciam-api serve` as a
-subprocess, configured by its environment alone, as in production."""
+"""`ciam-webapp serve` (gunicorn gthread by default, granian with server="granian") or `ciam-api serve`
+as a subprocess, configured by its environment alone, as in production."""
 
 from __future__ import annotations
 
@@ -124,8 +124,8 @@ def start_served_app(
     """`ciam-webapp serve` (or `program serve`) on 127.0.0.1:`port`, waited for until /healthz answers.
 
     `certificate` (chain, key, CA bundle to trust): serve HTTPS with gunicorn's own TLS (`ciam-api serve`).
-    `server`: "gunicorn" for `ciam-webapp serve --server gunicorn`; by default the command's own default
-    (granian for `ciam-webapp`; `ciam-api` has gunicorn only and no --server).
+    `server`: "granian" for `ciam-webapp serve --server granian`; by default no --server, so the
+    command's own default (gunicorn gthread; `ciam-api` has gunicorn only and no --server).
     `unix_socket`: bind that instead of the port (reach it with `ServedApp.connection()`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "server.log"

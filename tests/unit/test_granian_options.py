@@ -1,4 +1,5 @@
-"""How `ciam-webapp serve` sets granian up (issue 16), and how the command picks its server."""
+"""How `ciam-webapp serve --server granian` sets granian up (issue 16), and how the command picks its server
+(gunicorn gthread unless told granian)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,13 @@ def test_a_bind_without_a_port_is_refused():
 @pytest.mark.parametrize(
     ("argv", "server", "options"),
     [
-        (["serve"], "granian", {"workers": 2, "worker_lifetime": 3600}),
-        (["serve", "--worker-lifetime", "600"], "granian", {"worker_lifetime": 600}),
-        (["serve", "--server", "gunicorn", "--max-requests", "50"], "gunicorn", {"max_requests": 50, "timeout": 30}),
+        (["serve"], "gunicorn", {"workers": 2, "max_requests": 2000, "timeout": 30}),
+        (["serve", "--max-requests", "50"], "gunicorn", {"max_requests": 50, "timeout": 30}),
+        (["serve", "--server", "granian"], "granian", {"workers": 2, "worker_lifetime": 3600}),
+        (["serve", "--server", "granian", "--worker-lifetime", "600"], "granian", {"worker_lifetime": 600}),
     ],
 )
-def test_serve_runs_granian_unless_told_gunicorn(monkeypatch, tmp_path, argv, server, options):
+def test_serve_runs_gunicorn_unless_told_granian(monkeypatch, tmp_path, argv, server, options):
     for name, value in {**VALID, "INSTANCE_DIR": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
@@ -74,5 +76,5 @@ def test_a_bad_worker_lifetime_exits_with_the_configuration_error(monkeypatch, c
     for name, value in {**VALID, "INSTANCE_DIR": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["serve", "--worker-lifetime", "10"]) == 2
+    assert cli.main(["serve", "--server", "granian", "--worker-lifetime", "10"]) == 2
     assert "--worker-lifetime is 10 s" in capsys.readouterr().err
