@@ -64,7 +64,7 @@ lint: $(STAMP)
 
 # Debian's wrk is the load generator and valgrind (callgrind) counts instructions; matplotlib and
 # pyinstrument come from the `bench` extra (granian, the compared server, is a main dependency: `serve
-# --server granian`). About 15 minutes on 2 cores.
+# --server granian`). About 10 minutes on 2 cores.
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v valgrind >/dev/null && command -v gcc >/dev/null || { \
 	  echo "Installing Debian's wrk, valgrind and gcc for the benchmarks..."; \
