@@ -55,9 +55,17 @@ nginx:
 run: $(STAMP)
 	$(PY) scripts/run_local.py --app-port $(APP_PORT) --api-port $(API_PORT) --emulator-port $(EMULATOR_PORT)
 
+# The suite runs in two processes (pytest-xdist; a test file stays in one), then the check that the
+# whole run's logs hold no secret runs on its own, reading what both processes left in a folder of
+# this run (tests/conftest.py, CIAM_SUITE_RECORD_DIR). A plain `pytest` runs it all in one process.
+TEST_PROCESSES ?= 2
+
 test: $(STAMP) browser nginx $(INTEROP_STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks
-	NGINX=$(NGINX) $(PY) -m pytest
+	@record=$$(mktemp -d) && trap 'rm -rf "$$record"' EXIT && \
+	  NGINX=$(NGINX) CIAM_SUITE_RECORD_DIR=$$record $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile \
+	    --ignore=tests/zz_suite_checks && \
+	  NGINX=$(NGINX) CIAM_SUITE_RECORD_DIR=$$record $(PY) -m pytest tests/zz_suite_checks
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests scripts benchmarks

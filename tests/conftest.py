@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -37,6 +39,13 @@ from tests.support.site_tls import SiteCertificate, make_site_certificate
 
 # Everything secret the suite creates, checked against the captured logs at the end of the run.
 SUITE_SECRETS: set[str] = set()
+# The emulator's one-time codes, collected from its outbox when it stops (the same check).
+SUITE_ONE_TIME_CODES: set[str] = set()
+# `make test` runs the suite in two processes (pytest-xdist), then tests/zz_suite_checks on its own:
+# each process leaves its log, secrets and codes in this folder for that last check. Unset (a plain
+# `pytest`), one process does it all and the check runs last, by directory order.
+SUITE_RECORD_DIR = os.environ.get("CIAM_SUITE_RECORD_DIR")
+SUITE_PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "main")
 LOGGED_AT_DEBUG = ("ciam_webapp", "ciam_api", "ciam_core", "werkzeug", "flask-limiter", "msal", "urllib3", "requests")
 
 
@@ -56,7 +65,10 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     # The in-process emulator logs through the same `werkzeug` logger as the app's server.
     logging.getLogger("werkzeug").addFilter(QueryStringRedactor())
-    path = tmp_path_factory.mktemp("logs") / "suite.log"
+    if SUITE_RECORD_DIR:
+        path = Path(SUITE_RECORD_DIR) / f"suite-{SUITE_PROCESS}.log"
+    else:
+        path = tmp_path_factory.mktemp("logs") / "suite.log"
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
@@ -70,6 +82,9 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for logger in loggers:
         logger.removeHandler(handler)
     handler.close()
+    if SUITE_RECORD_DIR:  # torn down last: every other fixture has added its secrets and codes by now
+        record = {"secrets": sorted(SUITE_SECRETS), "codes": sorted(SUITE_ONE_TIME_CODES)}
+        (Path(SUITE_RECORD_DIR) / f"secrets-{SUITE_PROCESS}.json").write_text(json.dumps(record))
 
 
 @dataclass
@@ -184,6 +199,9 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
     tenant.app_port = app_port  # type: ignore[attr-defined]
     SUITE_SECRETS.update({seeded.client_secret, seeded.demo_password, tenant.api_client_secret})
     yield tenant
+    with contextlib.suppress(requests.RequestException):
+        outbox = tenant.control().get(f"{tenant.base_url}/_emulator/outbox.json", timeout=10).json()
+        SUITE_ONE_TIME_CODES.update(m["code"] for m in outbox)
     server.stop()
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from ciam_api.config import ConfigError, Settings
 
-TENANT = str(uuid.uuid4())
-API = str(uuid.uuid4())
-WEB = str(uuid.uuid4())
+# Fixed, not random: they name parametrized tests, which must be the same in every test process.
+TENANT = "3f2a6c1e-8b4d-4e2a-9c7f-1d5e8a2b4c6d"
+API = "7b9e2d4f-1a3c-4e5b-8d6f-2c4e6a8b0d1f"
+WEB = "c5d7e9f1-3b5d-4f7a-9c1e-5a7c9e1b3d5f"
 
 
 def values(**overrides: str) -> dict[str, str]:

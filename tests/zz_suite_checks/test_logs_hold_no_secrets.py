@@ -5,12 +5,14 @@ talks to the tenant through (msal, urllib3, requests) at DEBUG.
 """
 
 import io
+import json
 import logging
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ciam_webapp.web.logs import JsonFormatter
-from tests.conftest import LOGGED_AT_DEBUG, SUITE_SECRETS
+from tests.conftest import LOGGED_AT_DEBUG, SUITE_ONE_TIME_CODES, SUITE_RECORD_DIR, SUITE_SECRETS
 from tests.support.journeys import TenantPages, on_app
 
 STANDALONE_RUN = re.compile(r"[0-9A-Za-z]+")
@@ -71,13 +73,40 @@ def test_a_sign_in_and_a_token_response_that_is_not_json_leave_nothing_secret_in
     assert "token endpoint answered HTTP 200 with a body that is not JSON" in text, "the refusal is logged"
 
 
+def suite_records(own_log: Path) -> tuple[str, set[str], set[str]]:
+    """Every log line, secret and one-time code of the run: this process's, and under `make test`
+    (CIAM_SUITE_RECORD_DIR) those the suite's other processes left behind when they finished."""
+    logs, secrets, codes = [own_log], set(SUITE_SECRETS), set(SUITE_ONE_TIME_CODES)
+    if SUITE_RECORD_DIR:
+        logs += [p for p in sorted(Path(SUITE_RECORD_DIR).glob("suite-*.log")) if p != own_log]
+        for path in sorted(Path(SUITE_RECORD_DIR).glob("secrets-*.json")):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            secrets.update(record["secrets"])
+            codes.update(record["codes"])
+        assert len(logs) > 1, f"no other process's log in {SUITE_RECORD_DIR}: the suite did not run before this check"
+    return "\n".join(p.read_text(encoding="utf-8") for p in logs), secrets, codes
+
+
+def test_the_other_processes_logs_secrets_and_codes_are_read(tmp_path, monkeypatch):
+    """Under `make test` the suite ran in other processes: what they left must reach the check."""
+    monkeypatch.setattr(f"{__name__}.SUITE_RECORD_DIR", str(tmp_path))
+    own = tmp_path / "suite-main.log"
+    own.write_text('{"message": "this process"}\n')
+    (tmp_path / "suite-gw7.log").write_text('{"message": "leaked other-process-secret-42"}\n')
+    record = {"secrets": ["other-process-secret-42"], "codes": ["271828"]}
+    (tmp_path / "secrets-gw7.json").write_text(json.dumps(record))
+    text, secrets, codes = suite_records(own)
+    assert "this process" in text and "other-process-secret-42" in text
+    assert "other-process-secret-42" in secrets and "271828" in codes
+
+
 # Last in this file: the suite log then holds the test above too.
 def test_logs_of_the_whole_suite_hold_no_secrets(suite_log, tenant):
     for handler in logging.getLogger("ciam_webapp").handlers:
         handler.flush()
-    text = suite_log.read_text(encoding="utf-8")
-    codes = {m["code"] for m in tenant.control().get(f"{tenant.base_url}/_emulator/outbox.json", timeout=10).json()}
-    leaked = [s for s in SUITE_SECRETS if s and s in text]
+    text, suite_secrets, codes = suite_records(suite_log)
+    codes |= {m["code"] for m in tenant.control().get(f"{tenant.base_url}/_emulator/outbox.json", timeout=10).json()}
+    leaked = [s for s in suite_secrets if s and s in text]
     assert not leaked, f"{len(leaked)} secret value(s) found in the logs"
     # One-time codes are short digit strings: only a standalone occurrence counts. One pass over the
     # log collects its standalone letter-and-digit runs (a search per code took over a minute).
