@@ -7,32 +7,16 @@ on-behalf-of cache; otherwise each worker keeps its own.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from ciam_core.gunicorn_server import GunicornServer, heartbeat_in_memory
 
 from .config import Settings
 
 # Threads per worker: a request mostly waits on the tenant or Graph, so a worker serves several; at
 # most WORKER_THREADS - 1 of them wait on an outbound call, so one stays free for /healthz.
 WORKER_THREADS = 4
-SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
 
-
-class GunicornServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, load: Callable[[], Any], options: dict[str, Any]) -> None:
-        self._load = load
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self._load()
 
 
 def gunicorn_options(
@@ -58,9 +42,7 @@ def gunicorn_options(
     }
     if certfile and keyfile:
         options.update(certfile=certfile, keyfile=keyfile)
-    if os.path.isdir(SHARED_MEMORY_DIR):
-        options["worker_tmp_dir"] = SHARED_MEMORY_DIR
-    return options
+    return heartbeat_in_memory(options)
 
 
 def serve_with_gunicorn(

@@ -14,33 +14,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from ciam_core.gunicorn_server import GunicornServer, heartbeat_in_memory
 
 from .config import Settings
 from .serving import WORKER_THREADS, compile_templates, import_web_modules, with_outbound_call_limit
-
-SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 - gunicorn's documented heartbeat folder, not a temp file name
-
-
-class GunicornServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn run from Python: `load` builds the WSGI app in each worker."""
-
-    def __init__(self, load: Callable[[], Any], options: dict[str, Any]) -> None:
-        self._load = load
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self._load()
-
 
 # -- worker recycling without a gap ------------------------------------------------------------
 # gunicorn replaces a worker that reached max_requests only after it has exited, and a stopping
@@ -114,10 +94,7 @@ def gunicorn_options(*, bind: str, workers: int, timeout: int, max_requests: int
         "control_socket_disable": True,
         "proc_name": "ciam-webapp",
     }
-    if os.path.isdir(SHARED_MEMORY_DIR):
-        # Worker heartbeats in memory: a disk-backed /tmp (containers, App Service) can stall them.
-        options["worker_tmp_dir"] = SHARED_MEMORY_DIR
-    return options
+    return heartbeat_in_memory(options)
 
 
 def serve_with_gunicorn(
