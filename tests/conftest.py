@@ -49,6 +49,13 @@ SUITE_PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "main")
 LOGGED_AT_DEBUG = ("ciam_webapp", "ciam_api", "ciam_core", "werkzeug", "flask-limiter", "msal", "urllib3", "requests")
 
 
+class FromTheLoggedLibraries(logging.Filter):
+    """Records of the app's and its libraries' loggers (LOGGED_AT_DEBUG and their children) only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return any(record.name == name or record.name.startswith(f"{name}.") for name in LOGGED_AT_DEBUG)
+
+
 class NotTheTestsOwnRequests(logging.Filter):
     """urllib3's request lines from the tests' own clients (the browser stand-ins, which fetch URLs a
     provider puts its interaction ids in, and the emulator's control calls) are not the app's logs:
@@ -72,15 +79,18 @@ def suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
+    handler.addFilter(FromTheLoggedLibraries())
     handler.addFilter(NotTheTestsOwnRequests())
     # The app's own loggers, and the libraries it talks to the tenant through, at their chattiest.
-    loggers = [logging.getLogger(name) for name in LOGGED_AT_DEBUG]
-    for logger in loggers:
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+    # The handler sits on the root logger, where their records arrive by propagation: every
+    # create_app() replaces the handlers of the app's own loggers (web/logs.py), so a handler put on
+    # `ciam_webapp` itself would be gone after the first app, with all of the app's lines.
+    for name in LOGGED_AT_DEBUG:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
     yield path
-    for logger in loggers:
-        logger.removeHandler(handler)
+    root.removeHandler(handler)
     handler.close()
     if SUITE_RECORD_DIR:  # torn down last: every other fixture has added its secrets and codes by now
         record = {"secrets": sorted(SUITE_SECRETS), "codes": sorted(SUITE_ONE_TIME_CODES)}

@@ -88,18 +88,20 @@ class ProfileService:
                 return call(token.access_token)
         except GraphUnavailable as exc:
             log.warning(
-                "Graph unavailable", extra={"status": exc.status, "code": exc.code, "request_id": exc.request_id}
+                "Graph unavailable", extra={"status": exc.status, "graph_error": exc.code, "request_id": exc.request_id}
             )
             raise TemporarilyUnavailable(f"Graph {exc.status} {exc.code}", exc.retry_after) from exc
         except GraphUnauthorized as exc:
             # Graph refused a token the tenant has just issued for it: a registration problem, not the caller's.
             log.error(
                 "Graph refused the on-behalf-of token",
-                extra={"status": exc.status, "code": exc.code, "request_id": exc.request_id},
+                extra={"status": exc.status, "graph_error": exc.code, "request_id": exc.request_id},
             )
             raise DeploymentError(f"Graph 401 {exc.code}") from exc
         except (GraphBadRequest, GraphForbidden):
             raise
         except GraphError as exc:
-            log.error("Graph error", extra={"status": exc.status, "code": exc.code, "request_id": exc.request_id})
+            log.error(
+                "Graph error", extra={"status": exc.status, "graph_error": exc.code, "request_id": exc.request_id}
+            )
             raise DeploymentError(f"Graph {exc.status} {exc.code}") from exc
