@@ -13,15 +13,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.conftest import SUITE_SECRETS, Customer, FakeClock, Tenant, free_port
+from tests.conftest import SUITE_SECRETS, Customer, FakeClock, Tenant
 from tests.scale.conftest import (  # noqa: F401 - private_redis, shared_redis and start_instance are fixtures
     RedisSpace,
     private_redis,
     shared_redis,
     start_instance,
 )
-from tests.support.registration import register_app_urls
-from tests.support.served_app import ServedApp, app_environment, start_served_app
+from tests.support.served_app import ServedApp, serve_for_tenant
 from tests.support.servers import AppOnThread
 
 STORES = ("embedded", "redis")
@@ -130,21 +129,13 @@ def serve_app(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Itera
     started: list[ServedApp] = []
 
     def serve(*, workers: int = 2, **env: str) -> ServedApp:
-        workdir = tmp_path_factory.mktemp("served")
-        port = free_port()
-        base_url = f"http://localhost:{port}"
-        register_app_urls(tenant, base_url)
-        secret_key = secrets.token_hex(32)
-        SUITE_SECRETS.add(secret_key)
-        environment = app_environment(
+        served = serve_for_tenant(
             tenant,
-            public_url=base_url,
-            instance_dir=workdir / "instance",
-            secret_key=secret_key,
+            tmp_path_factory.mktemp("served"),
+            workers=workers,
             # As for every app of the suite (tests/conftest.py app_settings); a test may set its own.
-            **{"SIGN_IN_RATE_LIMIT": "100000 per minute", **env},
+            env={"SIGN_IN_RATE_LIMIT": "100000 per minute", **env},
         )
-        served = start_served_app(environment, port=port, workers=workers, timeout=30, workdir=workdir)
         started.append(served)
         return served
 

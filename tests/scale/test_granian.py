@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.conftest import SUITE_SECRETS, free_port
+from tests.conftest import SUITE_SECRETS
 from tests.support.journeys import sign_in
 from tests.support.person import Person
-from tests.support.registration import register_app_urls
-from tests.support.served_app import ServedApp, app_environment, start_served_app
+from tests.support.served_app import ServedApp, app_environment, serve_for_tenant, start_served_app
 
 SLOWEST_ALLOWED_SECONDS = 1.0
 CLOSED_UNANSWERED = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
@@ -39,16 +38,8 @@ RELOAD_DEADLINE_SECONDS = 30
 
 @pytest.fixture()
 def served(tenant, tmp_path) -> Iterator[ServedApp]:
-    port = free_port()
-    base_url = f"http://localhost:{port}"
-    register_app_urls(tenant, base_url)
-    secret_key = secrets.token_hex(32)
-    SUITE_SECRETS.add(secret_key)
-    environment = app_environment(
-        tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
-    )
-    tenant.reset_stats()
-    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path, server="granian")
+    tenant.reset_stats()  # registering the app's URLs writes the registration directly: no request counted
+    served = serve_for_tenant(tenant, tmp_path, workers=2, server="granian")
     yield served
     served.stop()
 

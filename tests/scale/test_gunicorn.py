@@ -4,39 +4,25 @@ serves a whole journey with sessions in Redis; its log holds no secret and no tr
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.conftest import SUITE_SECRETS, free_port
 from tests.scale.conftest import session_id
 from tests.support.journeys import sign_in
 from tests.support.person import Person
-from tests.support.registration import register_app_urls
-from tests.support.served_app import ServedApp, app_environment, start_served_app
+from tests.support.served_app import ServedApp, serve_for_tenant
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")
 
 
 @pytest.fixture()
 def served(tenant, private_redis, tmp_path) -> Iterator[ServedApp]:
-    port = free_port()
-    base_url = f"http://localhost:{port}"
-    register_app_urls(tenant, base_url)
-    secret_key = secrets.token_hex(32)
-    SUITE_SECRETS.add(secret_key)
-    environment = app_environment(
-        tenant,
-        public_url=base_url,
-        instance_dir=tmp_path / "instance",
-        secret_key=secret_key,
-        SESSION_TYPE="redis",
-        REDIS_URL=private_redis.url,
+    served = serve_for_tenant(
+        tenant, tmp_path, workers=2, env={"SESSION_TYPE": "redis", "REDIS_URL": private_redis.url}
     )
-    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
     yield served
     served.stop()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import statistics
 import threading
 import time
@@ -24,11 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.conftest import SUITE_SECRETS, free_port
 from tests.support.journeys import sign_in
 from tests.support.person import Person, form_values
-from tests.support.registration import register_app_urls
-from tests.support.served_app import ServedApp, app_environment, start_served_app
+from tests.support.served_app import ServedApp, serve_for_tenant
 
 USERS = 20
 PAUSE_SECONDS = 9.0
@@ -47,19 +44,12 @@ class Answer:
 
 @pytest.fixture()
 def served(tenant, tmp_path) -> Iterator[ServedApp]:
-    port = free_port()
-    base_url = f"http://localhost:{port}"
-    register_app_urls(tenant, base_url)
-    secret_key = secrets.token_hex(32)
-    SUITE_SECRETS.add(secret_key)
-    environment = app_environment(
+    served = serve_for_tenant(
         tenant,
-        public_url=base_url,
-        instance_dir=tmp_path / "instance",
-        secret_key=secret_key,
-        SIGN_IN_RATE_LIMIT="100000 per minute",  # 20 users share one loopback address here
+        tmp_path,
+        workers=2,
+        env={"SIGN_IN_RATE_LIMIT": "100000 per minute"},  # 20 users share one loopback address here
     )
-    served = start_served_app(environment, port=port, workers=2, timeout=30, workdir=tmp_path)
     yield served
     served.stop()
 
@@ -150,17 +140,7 @@ class Recycling:
 @pytest.fixture(params=["gunicorn", "granian"])
 def recycling(request, tenant, tmp_path) -> Iterator[Recycling]:
     """One worker, replaced during the test."""
-    port = free_port()
-    base_url = f"http://localhost:{port}"
-    register_app_urls(tenant, base_url)
-    secret_key = secrets.token_hex(32)
-    SUITE_SECRETS.add(secret_key)
-    environment = app_environment(
-        tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
-    )
-    served = start_served_app(
-        environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=30, server=request.param
-    )
+    served = serve_for_tenant(tenant, tmp_path, workers=1, max_requests=30, server=request.param)
     yield Recycling(served, request.param)
     served.stop()
 

@@ -9,7 +9,6 @@ be served by the replacement at once, not wait for the profile page (the pause).
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +16,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.conftest import SUITE_SECRETS, free_port
 from tests.support.journeys import sign_in
-from tests.support.registration import register_app_urls
-from tests.support.served_app import ServedApp, app_environment, start_served_app
+from tests.support.served_app import ServedApp, serve_for_tenant
 
 MAX_REQUESTS = 20  # gunicorn adds up to 10% jitter
 PAUSE_SECONDS = 4.0  # below the read timeout (HTTP_TIMEOUT 5 s), so the profile page still succeeds
@@ -29,17 +26,7 @@ WORST_ALLOWED_SECONDS = 2.0  # a replacement's start, with room for a busy machi
 
 @pytest.fixture()
 def served(tenant, tmp_path) -> Iterator[ServedApp]:
-    port = free_port()
-    base_url = f"http://localhost:{port}"
-    register_app_urls(tenant, base_url)
-    secret_key = secrets.token_hex(32)
-    SUITE_SECRETS.add(secret_key)
-    environment = app_environment(
-        tenant, public_url=base_url, instance_dir=tmp_path / "instance", secret_key=secret_key
-    )
-    served = start_served_app(
-        environment, port=port, workers=1, timeout=30, workdir=tmp_path, max_requests=MAX_REQUESTS
-    )
+    served = serve_for_tenant(tenant, tmp_path, workers=1, max_requests=MAX_REQUESTS)
     yield served
     served.stop()
     tenant.pause(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,10 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from ciam_webapp import Settings
+
+from .registration import register_app_urls
+from .servers import free_port
 
 
 def app_environment(
@@ -202,3 +207,22 @@ def _status_over_socket(served: ServedApp, path: str) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+def serve_for_tenant(
+    tenant: Any, workdir: Path, *, workers: int, timeout: int = 30, env: Mapping[str, str] | None = None, **serve: Any
+) -> ServedApp:
+    """`ciam-webapp serve` for the test tenant on a free port of localhost: its URLs registered with
+    the tenant, a secret key of its own (one of the suite's secrets), `env` on top of the tenant's
+    settings; `serve` goes to `start_served_app` (max_requests, server, ...)."""
+    from tests.conftest import SUITE_SECRETS  # tests/conftest.py imports this module
+
+    port = free_port()
+    base_url = f"http://localhost:{port}"
+    register_app_urls(tenant, base_url)
+    secret_key = secrets.token_hex(32)
+    SUITE_SECRETS.add(secret_key)
+    environment = app_environment(
+        tenant, public_url=base_url, instance_dir=workdir / "instance", secret_key=secret_key, **(env or {})
+    )
+    return start_served_app(environment, port=port, workers=workers, timeout=timeout, workdir=workdir, **serve)
