@@ -21,6 +21,7 @@ from benchmarks.callback_load import (
 from benchmarks.inprocess import CallbackCpu, Distribution
 from benchmarks.load import LoadResult
 from benchmarks.report import BARE_PAGE, Results
+from tests.unit.test_bench_report import load_result
 
 
 def _cell(concurrency: int, requests: int, seconds: float, cpu_ms: float = 5.0, failures: int = 0):
@@ -37,21 +38,7 @@ def _cell(concurrency: int, requests: int, seconds: float, cpu_ms: float = 5.0, 
 
 
 def _bare(concurrency: int, req_per_s: float) -> LoadResult:
-    return LoadResult(
-        subject=BARE_PAGE,
-        concurrency=concurrency,
-        requests=int(req_per_s * 5),
-        seconds=5.0,
-        non200=0,
-        socket_errors=0,
-        bytes_per_response=3000.0,
-        p50_ms=1.0,
-        p90_ms=2.0,
-        p99_ms=3.0,
-        server_cpu_ms_per_request=0.8,
-        emulator_cpu_ms_per_request=0.0,
-        wrk_cpu_seconds=0.1,
-    )
+    return load_result(BARE_PAGE, concurrency, req_per_s, 0.8)
 
 
 def test_a_cells_figures_are_per_request_sent():

@@ -28,7 +28,7 @@ from ciam_webapp.sessions import RedisSessionStore, SqliteSessionStore
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def _load(subject: str, concurrency: int, req_per_s: float, cpu_ms: float) -> LoadResult:
+def load_result(subject: str, concurrency: int, req_per_s: float, cpu_ms: float) -> LoadResult:
     return LoadResult(
         subject=subject,
         concurrency=concurrency,
@@ -50,9 +50,9 @@ def _run(baseline: report.Baseline | None) -> Results:
     results = Results(server_options={}, seconds_per_run=5.0, baseline=baseline)
     for concurrency in (1, 8, 32):
         results.load += [
-            _load(BARE_PAGE, concurrency, 1000, 1.0),
-            _load(SIGNED_IN_CLAIMS, concurrency, 850 if concurrency == 8 else 600, 1.25),
-            _load(SIGNED_IN_PROFILE, concurrency, 200, 5.0),
+            load_result(BARE_PAGE, concurrency, 1000, 1.0),
+            load_result(SIGNED_IN_CLAIMS, concurrency, 850 if concurrency == 8 else 600, 1.25),
+            load_result(SIGNED_IN_PROFILE, concurrency, 200, 5.0),
         ]
     return results
 
@@ -269,10 +269,10 @@ def test_the_report_shows_the_edit_in_api_mode_next_to_direct_mode():
 
 def test_issue16_targets_say_met_or_by_how_much_not(tmp_path):
     results = _run(None)
-    results.load += [_load(report.HOME, c, 900, 0.25) for c in (1, 8, 32)]
+    results.load += [load_result(report.HOME, c, 900, 0.25) for c in (1, 8, 32)]
     results.servers = {
         "cells": [
-            {"server": "granian", "page": "home", "concurrency": 8, **vars(_load("granian home", 8, 1500, 0.8))}
+            {"server": "granian", "page": "home", "concurrency": 8, **vars(load_result("granian home", 8, 1500, 0.8))}
         ],
         "stall": {
             "2": {"p50_ms": 10.0, "p99_ms": 25.0, "p99_over_p50": 2.5, "requests": 9000, "recycles": 4},
