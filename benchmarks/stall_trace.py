@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.inprocess import Distribution  # noqa: E402
 from benchmarks.servers import STALL_MAX_REQUESTS  # noqa: E402
 from benchmarks.stack import (  # noqa: E402
     SESSION_COOKIE,
@@ -129,44 +130,41 @@ def main() -> int:
 def report(
     samples: list[tuple[float, float, int]], last: list[float], booted: list[float], args: argparse.Namespace
 ) -> None:
-    latencies = sorted(latency for _, latency, _ in samples)
-    p50 = latencies[len(latencies) // 2]
-    p99 = latencies[int(len(latencies) * 0.99)]
+    whole = Distribution.of([latency for _, latency, _ in samples])
     first, end = samples[0][0], samples[-1][0]
     recycles = [t for t in last if first <= t <= end]
     print(
-        f"{len(samples):,} requests in {args.seconds:g} s, {args.workers} worker(s), {args.threads} clients: "
-        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms ({p99 / p50:.1f}x); "
+        f"{whole.count:,} requests in {args.seconds:g} s, {args.workers} worker(s), {args.threads} clients: "
+        f"p50 {whole.p50_ms:.1f} ms, p99 {whole.p99_ms:.1f} ms ({whole.p99_ms / whole.p50_ms:.1f}x); "
         f"{len(recycles)} recycle(s) (last-request log lines), {sum(first <= t <= end for t in booted)} boot(s); "
         f"failed {sum(1 for *_, s in samples if s != 200)}"
     )
-    slow = [s for s in samples if s[1] >= p99]
 
-    def near_recycle(start: float) -> bool:
-        # gunicorn's log has whole seconds: "near" is within the second of the line, or the next one.
-        return any(t - 1.0 <= start <= t + 2.0 for t in recycles)
+    def in_window(start: float, recycle: float) -> bool:
+        # gunicorn's log has whole seconds: a recycle's window is its log second and the 2 s after.
+        return recycle - 1.0 <= start <= recycle + 2.0
 
-    near = sum(near_recycle(start) for start, *_ in slow)
+    slow = [start for start, latency, _ in samples if latency * 1000 >= whole.p99_ms]
+    near = sum(any(in_window(start, t) for t in recycles) for start in slow)
     print(
-        f"slowest 1% ({len(slow)} requests, >= {p99 * 1000:.1f} ms): {near} began within the log second "
+        f"slowest 1% ({len(slow)} requests, >= {whole.p99_ms:.1f} ms): {near} began within the log second "
         "of a recycle or the 2 s after"
     )
-    quiet = [lat for start, lat, _ in samples if not near_recycle(start)]
+    quiet = [latency for start, latency, _ in samples if not any(in_window(start, t) for t in recycles)]
     if quiet:
-        quiet.sort()
+        away = Distribution.of(quiet)
         print(
-            f"requests away from recycles: p50 {quiet[len(quiet) // 2] * 1000:.1f} ms, "
-            f"p99 {quiet[int(len(quiet) * 0.99)] * 1000:.1f} ms ({len(quiet):,} requests)"
+            f"requests away from recycles: p50 {away.p50_ms:.1f} ms, p99 {away.p99_ms:.1f} ms "
+            f"({away.count:,} requests)"
         )
     for t in recycles:
-        window = [lat for start, lat, _ in samples if t - 1.0 <= start <= t + 2.0]
+        window = [latency for start, latency, _ in samples if in_window(start, t)]
         if window:
             print(
                 f"  recycle at {datetime.fromtimestamp(t).strftime('%H:%M:%S')}: {len(window)} requests in its window, "
                 f"max {max(window) * 1000:.0f} ms, median {statistics.median(window) * 1000:.1f} ms, "
-                f">= p99: {sum(lat >= p99 for lat in window)}"
+                f">= p99: {sum(latency * 1000 >= whole.p99_ms for latency in window)}"
             )
-
 
 if __name__ == "__main__":
     sys.exit(main())
