@@ -153,8 +153,10 @@ class Tenant:
     def user(self, email: str) -> dict[str, Any]:
         return self._call("GET", f"users/{email}")
 
-    def outbox(self, to: str) -> list[dict[str, Any]]:
-        response = self.control().get(f"{self.base_url}/_emulator/outbox.json", params={"to": to}, timeout=10)
+    def outbox(self, to: str | None = None) -> list[dict[str, Any]]:
+        """The emulator's sent emails and texts: to `to`, or all of them."""
+        params = {"to": to} if to is not None else {}
+        response = self.control().get(f"{self.base_url}/_emulator/outbox.json", params=params, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -210,8 +212,7 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
     SUITE_SECRETS.update({seeded.client_secret, seeded.demo_password, tenant.api_client_secret})
     yield tenant
     with contextlib.suppress(requests.RequestException):
-        outbox = tenant.control().get(f"{tenant.base_url}/_emulator/outbox.json", timeout=10).json()
-        SUITE_ONE_TIME_CODES.update(m["code"] for m in outbox)
+        SUITE_ONE_TIME_CODES.update(m["code"] for m in tenant.outbox())
     server.stop()
 
 
