@@ -18,7 +18,7 @@ from ciam_core.discovery import MetadataProvider
 from ciam_core.errors import ProviderUnavailable
 from ciam_core.graph import GraphClient
 from ciam_core.jwks import JwksCache
-from ciam_core.outbound import Bulkhead
+from ciam_core.outbound import DEFAULT_OUTBOUND_CALL_LIMIT, destination_bulkheads
 
 from .access_tokens import AccessTokenValidator
 from .config import ConfigError, Settings
@@ -29,10 +29,6 @@ from .profile import ProfileService
 __all__ = ["ApiServices", "ConfigError", "Settings", "create_app"]
 
 MAX_BODY_BYTES = 64 * 1024
-# Outbound calls in flight per process when the server sets no bound (`ciam-api serve` sets its
-# threads - 1): the development server starts a thread per request, so there the bound only stops a
-# runaway, it cannot keep a thread free.
-DEFAULT_OUTBOUND_CALL_LIMIT = 32
 log = logging.getLogger(__name__)
 
 
@@ -60,18 +56,17 @@ def create_app(settings: Settings | None = None, *, outbound_call_limit: int | N
 
     configure_logging(app, settings.log_level)
 
-    limit = outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT
-    every_call = Bulkhead(limit, "outbound")
+    bulkheads = destination_bulkheads(outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT, ("tenant", "Graph"))
     tenant_http = OutboundSession(
         timeout=settings.http_timeout,
         ca_bundle=settings.ca_bundle,
-        bulkheads=(Bulkhead(max(1, limit - 1), "tenant"), every_call),
+        bulkheads=bulkheads["tenant"],
     )
     graph_http = OutboundSession(
         timeout=settings.http_timeout,
         ca_bundle=settings.ca_bundle,
         retry=graph_retry(),
-        bulkheads=(Bulkhead(max(1, limit - 1), "Graph"), every_call),
+        bulkheads=bulkheads["Graph"],
     )
     metadata = MetadataProvider(settings.authority, tenant_http)
     jwks = JwksCache(metadata, tenant_http)

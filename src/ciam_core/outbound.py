@@ -106,6 +106,21 @@ class Bulkhead:
         return oldest is None or time.monotonic() - oldest < self.slow_after
 
 
+# Outbound calls in flight per process when the server sets no bound (`serve` sets its threads - 1):
+# a development server starts a thread per request, so there the bound only stops a runaway, it
+# cannot keep a thread free.
+DEFAULT_OUTBOUND_CALL_LIMIT = 32
+
+
+def destination_bulkheads(limit: int, destinations: Sequence[str]) -> dict[str, tuple[Bulkhead, Bulkhead]]:
+    """Each destination's bulkheads: its own bound, one less than the process's, and the process's,
+    shared by all. The process's bound protects its threads; one less for each destination keeps a
+    slot for the others, so a hanging tenant does not also fail pages that need only Graph (and the
+    reverse)."""
+    every_call = Bulkhead(limit, "outbound")
+    return {name: (Bulkhead(max(1, limit - 1), name), every_call) for name in destinations}
+
+
 def trusted_ca_file(ca_bundle: str | None) -> str:
     """The CA file to trust: CA_BUNDLE, else what `requests` would take from the environment, else its default."""
     return (

@@ -17,10 +17,12 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ciam_core.outbound import DEFAULT_OUTBOUND_CALL_LIMIT, destination_bulkheads
+
 from .config import ConfigError, Settings
 from .graph import GraphClient
 from .identity import EntraClient, ProviderState, TenantUnavailable
-from .outbound import Bulkhead, OutboundSession, graph_retry
+from .outbound import OutboundSession, graph_retry
 from .profile_api import ProfileApiClient
 from .readiness import ReadinessProbe, session_store_check, tenant_discovery_check
 from .services import Services
@@ -51,11 +53,6 @@ FORM_LIFETIME_SECONDS = 3600
 # the tenant (sign-up offered or not) within seconds.
 ANONYMOUS_PAGES = ("/",)
 ANONYMOUS_PAGE_SECONDS = 5.0
-
-# Outbound calls in flight per process when nothing else says (OUTBOUND_CALL_LIMIT, or gunicorn's
-# threads - 1 under `ciam-webapp serve`): the development server starts a thread per request, so
-# there the bound only stops a runaway, it cannot keep a thread free.
-DEFAULT_OUTBOUND_CALL_LIMIT = 32
 # /readyz answers from its last probe for this long: at most one store write and one discovery
 # fetch per process in that time, however often load balancers ask.
 READINESS_CACHE_SECONDS = 5.0
@@ -115,21 +112,21 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
             "issuer; set TENANT_ID to the tenant's GUID to pin it"
         )
 
-    # The process's bound protects its threads; one less for each destination keeps a slot for the
-    # other, so a hanging tenant does not also fail pages that need only Graph (and the reverse).
-    limit = settings.outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT
-    every_call = Bulkhead(limit, "outbound")
+    # OUTBOUND_CALL_LIMIT, or threads - 1 under `ciam-webapp serve`.
+    bulkheads = destination_bulkheads(
+        settings.outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT, ("tenant", "Graph", "profile API")
+    )
     timeouts = settings.http_timeouts
     tenant_http = OutboundSession(
         timeout=timeouts,
         ca_bundle=settings.ca_bundle,
-        bulkheads=(Bulkhead(max(1, limit - 1), "tenant"), every_call),
+        bulkheads=bulkheads["tenant"],
     )
     graph_http = OutboundSession(
         timeout=timeouts,
         ca_bundle=settings.ca_bundle,
         retry=graph_retry(),
-        bulkheads=(Bulkhead(max(1, limit - 1), "Graph"), every_call),
+        bulkheads=bulkheads["Graph"],
     )
     entra = entra_client(settings, tenant_http)
     if provider_state is not None:
@@ -167,7 +164,7 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
             OutboundSession(
                 timeout=timeouts,
                 ca_bundle=settings.ca_bundle,
-                bulkheads=(Bulkhead(max(1, limit - 1), "profile API"), every_call),
+                bulkheads=bulkheads["profile API"],
             ),
         )
         if settings.profile_api_url

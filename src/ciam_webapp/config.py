@@ -51,7 +51,7 @@ class Settings:
     http_connect_timeout: float = 3.0
     http_timeout: float = 5.0
     # Outbound calls in flight per process (the bulkhead); None: gunicorn's threads - 1 under
-    # `ciam-webapp serve`, else DEFAULT_OUTBOUND_CALL_LIMIT.
+    # `ciam-webapp serve`, else ciam_core.outbound.DEFAULT_OUTBOUND_CALL_LIMIT.
     outbound_call_limit: int | None = None
     step_up_max_age: int = 600
     session_type: str = "embedded"
