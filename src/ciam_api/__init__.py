@@ -18,7 +18,7 @@ from ciam_core.discovery import MetadataProvider
 from ciam_core.errors import ProviderUnavailable
 from ciam_core.graph import GraphClient
 from ciam_core.jwks import JwksCache
-from ciam_core.outbound import DEFAULT_OUTBOUND_CALL_LIMIT, destination_bulkheads
+from ciam_core.outbound import DEFAULT_OUTBOUND_CALL_LIMIT, destination_bulkheads, tls_context, trusted_ca_file
 
 from .access_tokens import AccessTokenValidator
 from .config import ConfigError, Settings
@@ -57,16 +57,19 @@ def create_app(settings: Settings | None = None, *, outbound_call_limit: int | N
     configure_logging(app, settings.log_level)
 
     bulkheads = destination_bulkheads(outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT, ("tenant", "Graph"))
+    tls = tls_context(trusted_ca_file(settings.ca_bundle))  # loaded once for both sessions
     tenant_http = OutboundSession(
         timeout=settings.http_timeout,
         ca_bundle=settings.ca_bundle,
         bulkheads=bulkheads["tenant"],
+        tls=tls,
     )
     graph_http = OutboundSession(
         timeout=settings.http_timeout,
         ca_bundle=settings.ca_bundle,
         retry=graph_retry(),
         bulkheads=bulkheads["Graph"],
+        tls=tls,
     )
     metadata = MetadataProvider(settings.authority, tenant_http)
     jwks = JwksCache(metadata, tenant_http)

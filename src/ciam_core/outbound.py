@@ -176,13 +176,16 @@ class OutboundSession(requests.Session):
         ca_bundle: str | None = None,
         retry: Retry | None = None,
         bulkheads: Sequence[Bulkhead] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: a context already built for the same CAs (`tls_context`), when one process holds
+        several sessions: loading a CA bundle costs about 20 ms each time (certifi's)."""
         super().__init__()
         self.default_timeout = timeout
         self.ca_bundle = ca_bundle
         # Each call needs a slot in every one of them (e.g. this destination's, and the process's).
         self.bulkheads = tuple(bulkheads)
-        self.tls = tls_context(trusted_ca_file(ca_bundle))
+        self.tls = tls or tls_context(trusted_ca_file(ca_bundle))
         adapter = OneContextAdapter(
             self.tls, max_retries=retry or tenant_retry(), pool_connections=4, pool_maxsize=32
         )

@@ -22,7 +22,7 @@ from ciam_core.outbound import DEFAULT_OUTBOUND_CALL_LIMIT, destination_bulkhead
 from .config import ConfigError, Settings
 from .graph import GraphClient
 from .identity import EntraClient, ProviderState, TenantUnavailable
-from .outbound import OutboundSession, graph_retry
+from .outbound import OutboundSession, graph_retry, tls_context, trusted_ca_file
 from .profile_api import ProfileApiClient
 from .readiness import ReadinessProbe, session_store_check, tenant_discovery_check
 from .services import Services
@@ -117,16 +117,20 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
         settings.outbound_call_limit or DEFAULT_OUTBOUND_CALL_LIMIT, ("tenant", "Graph", "profile API")
     )
     timeouts = settings.http_timeouts
+    # One TLS context with the trusted CAs for all of the app's sessions: the bundle is loaded once.
+    tls = tls_context(trusted_ca_file(settings.ca_bundle))
     tenant_http = OutboundSession(
         timeout=timeouts,
         ca_bundle=settings.ca_bundle,
         bulkheads=bulkheads["tenant"],
+        tls=tls,
     )
     graph_http = OutboundSession(
         timeout=timeouts,
         ca_bundle=settings.ca_bundle,
         retry=graph_retry(),
         bulkheads=bulkheads["Graph"],
+        tls=tls,
     )
     entra = entra_client(settings, tenant_http)
     if provider_state is not None:
@@ -165,6 +169,7 @@ def create_app(settings: Settings | None = None, *, provider_state: ProviderStat
                 timeout=timeouts,
                 ca_bundle=settings.ca_bundle,
                 bulkheads=bulkheads["profile API"],
+                tls=tls,
             ),
         )
         if settings.profile_api_url

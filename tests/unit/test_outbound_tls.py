@@ -145,3 +145,38 @@ def test_with_proxy_variables_no_proxy_is_still_honoured(https_server, monkeypat
 def test_each_app_names_itself_to_the_tenant_and_graph() -> None:
     assert webapp_outbound.OutboundSession(timeout=1.0).headers["User-Agent"] == "ciam-webapp"
     assert api_outbound.OutboundSession(timeout=1.0).headers["User-Agent"] == "ciam-api"
+
+
+@pytest.mark.parametrize("which", ["webapp", "api"])
+def test_an_app_loads_its_trusted_cas_once_for_all_its_sessions(which, https_server, tmp_path, monkeypatch):
+    """The tenant's, Graph's (and the profile API's) sessions share one TLS context: a worker's start
+    pays for reading the CA bundle once, not once per session (about 20 ms each for certifi's)."""
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(kwargs.get("cafile", args[0] if args else None))
+        return load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    ca_bundle = str(https_server.tls.ca_cert)
+    if which == "webapp":
+        from ciam_webapp import Settings, create_app
+        from tests.unit.test_config import VALID
+
+        create_app(
+            Settings.from_mapping(
+                {**VALID, "INSTANCE_DIR": str(tmp_path), "CA_BUNDLE": ca_bundle, "PROFILE_API_URL": "https://127.0.0.1:9/"}
+            )
+        )
+    else:
+        from ciam_api import create_app as create_api
+        from tests.api.conftest import api_settings
+        from tests.api.fake_tenant import FakeTenant
+
+        tenant = FakeTenant(tmp_path)
+        try:
+            create_api(api_settings(tenant))
+        finally:
+            tenant.stop()
+    assert len(loads) == 1, loads
