@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -100,6 +101,34 @@ def untrusting_server(tenant, tmp_path_factory) -> Iterator[ServedApp]:
     served = start_served_app(environment, port=port, workers=1, timeout=GUNICORN_TIMEOUT, workdir=workdir)
     yield served
     served.stop()
+
+
+def test_visitors_without_cookies_get_the_remembered_home_page_over_https(proxied_webapp, site_certificate):
+    """The anonymous home page comes from memory (web/anonymous_pages.py), keyed by the scheme the app
+    sees behind ProxyFix: through nginx, visitors arriving at once each get the HTTPS answer, HSTS
+    once, and a request id of their own."""
+
+    def visit(_: int) -> requests.Response:
+        with requests.Session() as browser:  # a new visitor: no cookie
+            return browser.get(proxied_webapp.url("/"), verify=str(site_certificate.client_bundle), timeout=15)
+
+    for _ in range(3):  # the first burst fills the memory, the next ones are answered from it
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(visit, range(8)))
+        assert {a.status_code for a in answers} == {200}
+        for answer in answers:
+            assert answer.raw.headers.getlist("Strict-Transport-Security") == ["max-age=31536000; includeSubDomains"]
+            assert answer.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in answer.headers
+        assert len({a.headers["X-Request-Id"] for a in answers}) == 8
+        assert len({a.text for a in answers}) == 1 and "Sign in" in answers[0].text
+
+
+def test_a_forged_https_claim_does_not_reach_the_remembered_home_page(untrusting_server):
+    """Without TRUSTED_PROXIES the app keys its remembered home page by the real scheme: a client
+    claiming https cannot make plain-HTTP visitors get an HSTS header."""
+    for headers in ({"X-Forwarded-Proto": "https"}, {"X-Forwarded-Proto": "https"}, {}):
+        response = requests.get(untrusting_server.url("/"), headers=headers, timeout=15)
+        assert response.status_code == 200 and "Strict-Transport-Security" not in response.headers
 
 
 def test_forwarded_headers_sent_straight_to_the_server_without_trusted_proxies_are_ignored(
